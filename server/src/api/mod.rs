@@ -1,0 +1,96 @@
+//! The HTTP surface: the only module that knows actix, JSON, headers and utoipa. Handlers
+//! extract, call one use case, and map the result.
+
+pub mod access;
+pub mod account;
+pub mod auth;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod operator;
+pub mod problem;
+pub mod views;
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Routes under `/api/v1`.
+pub fn api_v1(cfg: &mut ServiceConfig) {
+    cfg.service(auth::signup)
+        .service(auth::login)
+        .service(auth::refresh_session)
+        .service(auth::logout)
+        .service(account::get_tenant)
+        .service(account::update_tenant)
+        .service(account::list_audit_events)
+        .service(access::list_users)
+        .service(access::create_user)
+        .service(access::get_user)
+        .service(access::update_user)
+        .service(access::list_roles)
+        .service(access::create_role)
+        .service(access::get_role)
+        .service(access::update_role)
+        .service(access::delete_role)
+        .service(access::list_api_keys)
+        .service(access::create_api_key)
+        .service(access::get_api_key)
+        .service(access::revoke_api_key);
+}
+
+/// Routes under `/operator/v1`.
+pub fn operator_v1(cfg: &mut ServiceConfig) {
+    cfg.service(operator::list_tenants)
+        .service(operator::get_operator_tenant)
+        .service(operator::set_tenant_plan)
+        .service(operator::extend_tenant_trial);
+}
+
+/// Routes at the root.
+pub fn root(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics);
+}
+
+/// The document's fixed parts; paths and schemas are collected from the registered services.
+pub fn openapi_base() -> OpenApi {
+    let mut doc = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Meridian API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "The integrated business core: finance, inventory, purchase, sales, CRM and \
+                     production. Money and quantities are decimal strings. Errors are RFC 9457 \
+                     problems (application/problem+json). Authenticate with \
+                     `Authorization: Bearer <access token or API key>`.",
+                ))
+                .build(),
+        )
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
+    doc
+}
+
+/// The complete OpenAPI document, as `meridian openapi` prints it and `/openapi.json` serves it.
+pub fn openapi() -> OpenApi {
+    use utoipa_actix_web::{AppExt, scope};
+    let (_, doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(openapi_base())
+        .service(scope::scope("/api/v1").configure(api_v1))
+        .service(scope::scope("/operator/v1").configure(operator_v1))
+        .configure(root)
+        .split_for_parts();
+    doc
+}

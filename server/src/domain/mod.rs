@@ -1,0 +1,7 @@
+//! Pure business rules: values in, values or typed errors out. Nothing here knows actix,
+//! sea-orm, redis, wasmtime or the clock (callers pass `now`).
+
+pub mod access;
+pub mod ids;
+pub mod subscription;
+pub mod validate;

@@ -1,0 +1,191 @@
+//! Users of a tenant and their role assignments.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::{user_roles, users};
+use super::{Page, TenantTx, is_unique_violation};
+use crate::domain::ids::{RoleId, UserId};
+use crate::error::{AppError, AppResult};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl From<users::Model> for User {
+    fn from(m: users::Model) -> Self {
+        Self {
+            id: UserId(m.id),
+            email: m.email,
+            display_name: m.display_name,
+            password_hash: m.password_hash,
+            is_active: m.is_active,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+        }
+    }
+}
+
+/// Inserts a user; a taken email is a field error on `email`.
+pub async fn insert(tx: &TenantTx, user: &User) -> AppResult<()> {
+    let am = users::ActiveModel {
+        tenant_id: Set(tx.tenant().0),
+        id: Set(user.id.0),
+        email: Set(user.email.clone()),
+        display_name: Set(user.display_name.clone()),
+        password_hash: Set(user.password_hash.clone()),
+        is_active: Set(user.is_active),
+        created_at: Set(user.created_at),
+        updated_at: Set(user.updated_at),
+        version: Set(user.version),
+    };
+    match users::Entity::insert(am)
+        .exec_without_returning(tx.conn())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(AppError::field(
+            "email",
+            "a user with this email already exists",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get(tx: &TenantTx, id: UserId) -> AppResult<Option<User>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(tx.tenant().0))
+        .filter(users::Column::Id.eq(id.0))
+        .one(tx.conn())
+        .await?
+        .map(User::from))
+}
+
+pub async fn find_by_email(tx: &TenantTx, email: &str) -> AppResult<Option<User>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(tx.tenant().0))
+        .filter(users::Column::Email.eq(email))
+        .one(tx.conn())
+        .await?
+        .map(User::from))
+}
+
+#[derive(Default)]
+pub struct UserFilter {
+    pub is_active: Option<bool>,
+    pub q: Option<String>,
+    pub role_id: Option<RoleId>,
+}
+
+pub async fn list(tx: &TenantTx, page: &Page, filter: &UserFilter) -> AppResult<Vec<User>> {
+    let mut q = users::Entity::find().filter(users::Column::TenantId.eq(tx.tenant().0));
+    if let Some(active) = filter.is_active {
+        q = q.filter(users::Column::IsActive.eq(active));
+    }
+    if let Some(text) = &filter.q {
+        let like = format!("%{}%", text.to_lowercase());
+        q = q.filter(
+            users::Column::Email
+                .like(like.clone())
+                .or(Expr::col(users::Column::DisplayName).like(like)),
+        );
+    }
+    if let Some(role) = filter.role_id {
+        let ids: Vec<Uuid> = user_roles::Entity::find()
+            .filter(user_roles::Column::TenantId.eq(tx.tenant().0))
+            .filter(user_roles::Column::RoleId.eq(role.0))
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        q = q.filter(users::Column::Id.is_in(ids));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(users::Column::Id.gt(after));
+    }
+    Ok(q.order_by_asc(users::Column::Id)
+        .limit(page.fetch_limit())
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
+}
+
+pub async fn count_active(tx: &TenantTx) -> AppResult<u64> {
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(tx.tenant().0))
+        .filter(users::Column::IsActive.eq(true))
+        .count(tx.conn())
+        .await?)
+}
+
+/// Writes the edited fields if the stored version is still `user.version - 1`.
+pub async fn update(tx: &TenantTx, user: &User) -> AppResult<bool> {
+    let res = users::Entity::update_many()
+        .col_expr(
+            users::Column::DisplayName,
+            Expr::value(user.display_name.clone()),
+        )
+        .col_expr(
+            users::Column::PasswordHash,
+            Expr::value(user.password_hash.clone()),
+        )
+        .col_expr(users::Column::IsActive, Expr::value(user.is_active))
+        .col_expr(users::Column::UpdatedAt, Expr::value(user.updated_at))
+        .col_expr(users::Column::Version, Expr::value(user.version))
+        .filter(users::Column::TenantId.eq(tx.tenant().0))
+        .filter(users::Column::Id.eq(user.id.0))
+        .filter(users::Column::Version.eq(user.version - 1))
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn role_ids(tx: &TenantTx, user: UserId) -> AppResult<Vec<RoleId>> {
+    Ok(user_roles::Entity::find()
+        .filter(user_roles::Column::TenantId.eq(tx.tenant().0))
+        .filter(user_roles::Column::UserId.eq(user.0))
+        .order_by_asc(user_roles::Column::RoleId)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|m| RoleId(m.role_id))
+        .collect())
+}
+
+pub async fn set_roles(tx: &TenantTx, user: UserId, roles: &[RoleId]) -> AppResult<()> {
+    user_roles::Entity::delete_many()
+        .filter(user_roles::Column::TenantId.eq(tx.tenant().0))
+        .filter(user_roles::Column::UserId.eq(user.0))
+        .exec(tx.conn())
+        .await?;
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let rows = roles.iter().map(|r| user_roles::ActiveModel {
+        tenant_id: Set(tx.tenant().0),
+        user_id: Set(user.0),
+        role_id: Set(r.0),
+    });
+    user_roles::Entity::insert_many(rows)
+        .exec_without_returning(tx.conn())
+        .await?;
+    Ok(())
+}
