@@ -1,1 +1,11 @@
-fn main() {}
+//! End-to-end tests: the real server on a free port, driven over HTTP. Every test that touches
+//! storage runs on SQLite and, when `MERIDIAN_TEST_DATABASE_URL` is set, on PostgreSQL too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod harness;
+
+mod access;
+mod auth;
+mod platform;
+mod subscription;
+mod tenancy;

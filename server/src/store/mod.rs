@@ -166,21 +166,34 @@ impl Store {
         Ok(self.db.ping().await?)
     }
 
-    /// Runs a statement outside any tenant scope through the server's own connection role.
-    /// Only for tests that prove row-level security holds; it is not used by the server.
-    pub async fn count_rows_unscoped(&self, table: &str) -> AppResult<i64> {
+    /// Counts every row of `table` with no tenant filter in the SQL, through the server's own
+    /// connection role, either outside any tenant scope or inside `tenant`'s. Only for tests
+    /// that prove row-level security holds; the server never calls it.
+    pub async fn count_rows_unfiltered(&self, tenant: Option<TenantId>, table: &str) -> AppResult<i64> {
         if !table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
             return Err(AppError::internal("bad table name"));
         }
-        let row = self
-            .db
-            .query_one_raw(Statement::from_string(
-                self.backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
-            .await?
-            .ok_or_else(|| AppError::internal("no row"))?;
-        Ok(row.try_get::<i64>("", "n")?)
+        let stmt = Statement::from_string(self.backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
+        let row = match tenant {
+            Some(t) => {
+                let tx = self.begin(t, Access::Read).await?;
+                let row = tx.tx.query_one_raw(stmt).await?;
+                tx.commit().await?;
+                row
+            }
+            None => self.db.query_one_raw(stmt).await?,
+        };
+        Ok(row.ok_or_else(|| AppError::internal("no row"))?.try_get::<i64>("", "n")?)
+    }
+
+    /// Tries to rewrite the tenant's audit rows through the server's own role; the schema must
+    /// refuse. Only for the test that proves it.
+    pub async fn try_tamper_audit(&self, tenant: TenantId) -> AppResult<()> {
+        let tx = self.begin(tenant, Access::Write).await?;
+        tx.tx
+            .execute_raw(Statement::from_string(self.backend(), "UPDATE audit_events SET action = 'tampered'"))
+            .await?;
+        tx.commit().await
     }
 
     /// Tables that carry `tenant_id` and what protects each, for the schema test.
