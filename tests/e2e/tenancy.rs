@@ -66,16 +66,49 @@ async fn on_postgres_an_unfiltered_query_sees_only_the_scoped_tenant() {
     let app = spawn_app(Backend::Postgres).await;
     let a = app.signup("Rls Alpha").await;
     let b = app.signup("Rls Beta").await;
-    app.post("/api/v1/users", &a.token, json!({"email": "second@rls.test", "display_name": "S", "password": PASSWORD})).await;
+    app.post(
+        "/api/v1/users",
+        &a.token,
+        json!({"email": "second@rls.test", "display_name": "S", "password": PASSWORD}),
+    )
+    .await;
     let store = &app.state.store;
-    for table in ["users", "roles", "user_roles", "audit_events", "refresh_tokens"] {
-        assert_eq!(store.count_rows_unfiltered(None, table).await.unwrap(), 0, "{table} without a tenant shows nothing");
+    for table in [
+        "users",
+        "roles",
+        "user_roles",
+        "audit_events",
+        "refresh_tokens",
+    ] {
+        assert_eq!(
+            store.count_rows_unfiltered(None, table).await.unwrap(),
+            0,
+            "{table} without a tenant shows nothing"
+        );
     }
     let a_id = TenantId(a.id.parse().unwrap());
     let b_id = TenantId(b.id.parse().unwrap());
-    assert_eq!(store.count_rows_unfiltered(Some(a_id), "users").await.unwrap(), 2);
-    assert_eq!(store.count_rows_unfiltered(Some(b_id), "users").await.unwrap(), 1);
-    assert_eq!(store.count_rows_unfiltered(Some(b_id), "roles").await.unwrap(), 8);
+    assert_eq!(
+        store
+            .count_rows_unfiltered(Some(a_id), "users")
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .count_rows_unfiltered(Some(b_id), "users")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_rows_unfiltered(Some(b_id), "roles")
+            .await
+            .unwrap(),
+        8
+    );
 }
 
 #[tokio::test]
@@ -85,11 +118,29 @@ async fn every_tenant_table_is_keyed_and_isolated_by_tenant() {
         let report = app.state.store.tenant_table_report().await.unwrap();
         assert!(report.len() >= 9, "{backend:?}: {report:?}");
         for t in report {
-            assert!(t.tenant_id_first, "{backend:?} {}: tenant_id must be the first column", t.table);
-            assert!(t.primary_key_starts_with_tenant, "{backend:?} {}: primary key must start with tenant_id", t.table);
-            assert!(t.foreign_keys_without_tenant.is_empty(), "{backend:?} {}: {:?}", t.table, t.foreign_keys_without_tenant);
+            assert!(
+                t.tenant_id_first,
+                "{backend:?} {}: tenant_id must be the first column",
+                t.table
+            );
+            assert!(
+                t.primary_key_starts_with_tenant,
+                "{backend:?} {}: primary key must start with tenant_id",
+                t.table
+            );
+            assert!(
+                t.foreign_keys_without_tenant.is_empty(),
+                "{backend:?} {}: {:?}",
+                t.table,
+                t.foreign_keys_without_tenant
+            );
             if backend == Backend::Postgres {
-                assert_eq!(t.rls_forced_with_policy, Some(true), "{}: forced RLS with a policy", t.table);
+                assert_eq!(
+                    t.rls_forced_with_policy,
+                    Some(true),
+                    "{}: forced RLS with a policy",
+                    t.table
+                );
             }
         }
     }
@@ -101,7 +152,14 @@ async fn the_audit_trail_cannot_be_altered() {
         let app = spawn_app(backend).await;
         let a = app.signup("Append Co").await;
         let tenant = TenantId(a.id.parse().unwrap());
-        assert!(app.state.store.count_rows_unfiltered(Some(tenant), "audit_events").await.unwrap() >= 1);
+        assert!(
+            app.state
+                .store
+                .count_rows_unfiltered(Some(tenant), "audit_events")
+                .await
+                .unwrap()
+                >= 1
+        );
         let err = app.state.store.try_tamper_audit(tenant).await;
         assert!(err.is_err(), "{backend:?}: updating audit rows must fail");
     }

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
+use super::TenantTx;
 use super::entities::idempotency_keys;
-use super::{TenantTx, is_unique_violation};
 use crate::error::AppResult;
+use sea_orm::sea_query::OnConflict;
 
 #[derive(Clone, Debug)]
 pub struct StoredResponse {
@@ -65,34 +66,42 @@ pub async fn claim(
         response_body: Set(None),
         created_at: Set(now),
     };
-    match idempotency_keys::Entity::insert(am)
+    // ON CONFLICT DO NOTHING rather than catching the violation: on PostgreSQL a failed
+    // statement aborts the whole transaction.
+    let inserted = idempotency_keys::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([
+                idempotency_keys::Column::TenantId,
+                idempotency_keys::Column::Principal,
+                idempotency_keys::Column::IdempotencyKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
         .exec_without_returning(tx.conn())
-        .await
-    {
-        Ok(_) => Ok(Claim::Claimed),
-        Err(e) if is_unique_violation(&e) => {
-            let row = key_filter(tx, principal, key).one(tx.conn()).await?;
-            Ok(match row {
-                Some(m) => Claim::Existing {
-                    request_hash: m.request_hash,
-                    created_at: m.created_at,
-                    response: match (m.status_code, m.response_body) {
-                        (Some(status), Some(body)) => Some(StoredResponse {
-                            status: u16::try_from(status).unwrap_or(500),
-                            headers: m
-                                .response_headers
-                                .and_then(|h| serde_json::from_value(h).ok())
-                                .unwrap_or_default(),
-                            body,
-                        }),
-                        _ => None,
-                    },
-                },
-                None => Claim::Claimed,
-            })
-        }
-        Err(e) => Err(e.into()),
+        .await?;
+    if inserted == 1 {
+        return Ok(Claim::Claimed);
     }
+    let row = key_filter(tx, principal, key).one(tx.conn()).await?;
+    Ok(match row {
+        Some(m) => Claim::Existing {
+            request_hash: m.request_hash,
+            created_at: m.created_at,
+            response: match (m.status_code, m.response_body) {
+                (Some(status), Some(body)) => Some(StoredResponse {
+                    status: u16::try_from(status).unwrap_or(500),
+                    headers: m
+                        .response_headers
+                        .and_then(|h| serde_json::from_value(h).ok())
+                        .unwrap_or_default(),
+                    body,
+                }),
+                _ => None,
+            },
+        },
+        None => Claim::Claimed,
+    })
 }
 
 pub async fn complete(

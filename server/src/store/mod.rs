@@ -169,11 +169,16 @@ impl Store {
     /// Counts every row of `table` with no tenant filter in the SQL, through the server's own
     /// connection role, either outside any tenant scope or inside `tenant`'s. Only for tests
     /// that prove row-level security holds; the server never calls it.
-    pub async fn count_rows_unfiltered(&self, tenant: Option<TenantId>, table: &str) -> AppResult<i64> {
+    pub async fn count_rows_unfiltered(
+        &self,
+        tenant: Option<TenantId>,
+        table: &str,
+    ) -> AppResult<i64> {
         if !table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
             return Err(AppError::internal("bad table name"));
         }
-        let stmt = Statement::from_string(self.backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
+        let stmt =
+            Statement::from_string(self.backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
         let row = match tenant {
             Some(t) => {
                 let tx = self.begin(t, Access::Read).await?;
@@ -183,7 +188,9 @@ impl Store {
             }
             None => self.db.query_one_raw(stmt).await?,
         };
-        Ok(row.ok_or_else(|| AppError::internal("no row"))?.try_get::<i64>("", "n")?)
+        Ok(row
+            .ok_or_else(|| AppError::internal("no row"))?
+            .try_get::<i64>("", "n")?)
     }
 
     /// Tries to rewrite the tenant's audit rows through the server's own role; the schema must
@@ -191,7 +198,10 @@ impl Store {
     pub async fn try_tamper_audit(&self, tenant: TenantId) -> AppResult<()> {
         let tx = self.begin(tenant, Access::Write).await?;
         tx.tx
-            .execute_raw(Statement::from_string(self.backend(), "UPDATE audit_events SET action = 'tampered'"))
+            .execute_raw(Statement::from_string(
+                self.backend(),
+                "UPDATE audit_events SET action = 'tampered'",
+            ))
             .await?;
         tx.commit().await
     }
