@@ -25,21 +25,14 @@ pub fn ddl(backend: DbBackend, sql: &str) -> String {
         DbBackend::Postgres => ("uuid", "timestamptz", "jsonb", "boolean"),
         _ => ("blob", "text", "text", "integer"),
     };
-    sql.replace("{uuid}", uuid)
-        .replace("{ts}", ts)
-        .replace("{json}", json)
-        .replace("{bool}", boolean)
+    sql.replace("{uuid}", uuid).replace("{ts}", ts).replace("{json}", json).replace("{bool}", boolean)
 }
 
 /// Runs every statement of a `;`-separated DDL text after placeholder expansion.
 pub(crate) async fn run_ddl(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
     let backend = manager.get_database_backend();
     let conn = manager.get_connection();
-    for stmt in ddl(backend, sql)
-        .split(";\n")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    for stmt in ddl(backend, sql).split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
         conn.execute_unprepared(stmt).await?;
     }
     Ok(())
@@ -47,10 +40,7 @@ pub(crate) async fn run_ddl(manager: &SchemaManager<'_>, sql: &str) -> Result<()
 
 /// Turns on forced row-level security with the tenant policy for each named table (PostgreSQL
 /// only; SQLite is single-process and relies on the store's scoped transactions).
-pub(crate) async fn isolate_tenant_tables(
-    manager: &SchemaManager<'_>,
-    tables: &[&str],
-) -> Result<(), DbErr> {
+pub(crate) async fn isolate_tenant_tables(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
     if manager.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }

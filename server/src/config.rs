@@ -65,38 +65,23 @@ impl Config {
             }
         };
         let data_dir = PathBuf::from(var("MERIDIAN_DATA_DIR").unwrap_or_else(|| "data".into()));
-        let bind = parse(
-            "MERIDIAN_BIND",
-            var("MERIDIAN_BIND").as_deref().unwrap_or("127.0.0.1:8080"),
-        )?;
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("meridian.db").display()
-            )
-        });
+        let bind = parse("MERIDIAN_BIND", var("MERIDIAN_BIND").as_deref().unwrap_or("127.0.0.1:8080"))?;
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("meridian.db").display()));
         let signing_key_pem = match var("MERIDIAN_SIGNING_KEY_FILE") {
-            Some(path) => {
-                Some(
-                    std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
-                        name: "MERIDIAN_SIGNING_KEY_FILE",
-                        reason: format!("cannot read {path}: {e}"),
-                    })?,
-                )
-            }
+            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                name: "MERIDIAN_SIGNING_KEY_FILE",
+                reason: format!("cannot read {path}: {e}"),
+            })?),
             None => var("MERIDIAN_SIGNING_KEY"),
         };
         let operator_token = var("MERIDIAN_OPERATOR_TOKEN");
         if environment == Environment::Production {
             if signing_key_pem.is_none() {
-                return Err(ConfigError::RequiredInProduction {
-                    name: "MERIDIAN_SIGNING_KEY_FILE",
-                });
+                return Err(ConfigError::RequiredInProduction { name: "MERIDIAN_SIGNING_KEY_FILE" });
             }
             if var("DATABASE_URL").is_none() {
-                return Err(ConfigError::RequiredInProduction {
-                    name: "DATABASE_URL",
-                });
+                return Err(ConfigError::RequiredInProduction { name: "DATABASE_URL" });
             }
         }
         Ok(Self {
@@ -116,13 +101,8 @@ impl Config {
             operator_token,
             body_limit_bytes: parse_or("MERIDIAN_BODY_LIMIT_BYTES", 1024 * 1024)?,
             principal_rate_per_minute: parse_or("MERIDIAN_PRINCIPAL_RATE_PER_MINUTE", 600_000)?,
-            seed_demo: parse_or(
-                "MERIDIAN_SEED_DEMO",
-                environment == Environment::Development,
-            )?,
-            workers: var("MERIDIAN_WORKERS")
-                .map(|w| parse("MERIDIAN_WORKERS", &w))
-                .transpose()?,
+            seed_demo: parse_or("MERIDIAN_SEED_DEMO", environment == Environment::Development)?,
+            workers: var("MERIDIAN_WORKERS").map(|w| parse("MERIDIAN_WORKERS", &w)).transpose()?,
             db_max_connections: parse_or("MERIDIAN_DB_MAX_CONNECTIONS", 16)?,
         })
     }
@@ -161,13 +141,7 @@ fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, Con
 where
     T::Err: std::fmt::Display,
 {
-    value
-        .trim()
-        .parse()
-        .map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-        })
+    value.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string() })
 }
 
 fn parse_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>

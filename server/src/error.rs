@@ -13,10 +13,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -39,11 +36,7 @@ pub enum AppError {
     #[error("{0}")]
     Conflict(String),
     #[error("the {entity} is {state}; it cannot be {action}")]
-    InvalidState {
-        entity: &'static str,
-        state: String,
-        action: &'static str,
-    },
+    InvalidState { entity: &'static str, state: String, action: &'static str },
     #[error("the {entity} was changed by someone else (now at version {current})")]
     StaleVersion { entity: &'static str, current: i64 },
     #[error("this request needs an If-Match header with the object's ETag")]
@@ -118,10 +111,6 @@ impl Fields {
     }
 
     pub fn finish(self) -> AppResult<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(AppError::Validation(self.0)) }
     }
 }

@@ -8,11 +8,7 @@ use meridian::config::Config;
 use meridian::startup::{Application, system_clock};
 
 #[derive(Parser)]
-#[command(
-    name = "meridian",
-    version,
-    about = "Meridian: the integrated business core"
-)]
+#[command(name = "meridian", version, about = "Meridian: the integrated business core")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -31,10 +31,7 @@ pub enum StartError {
     #[error(transparent)]
     App(#[from] AppError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
     #[error("REDIS_URL is set but Redis cannot be reached: {0}")]
     Redis(redis::RedisError),
 }
@@ -44,22 +41,13 @@ impl Application {
         let store = Store::connect(&config).await?;
         let tokens = TokenKeys::load(&config)?;
         let limiter = match &config.redis_url {
-            Some(url) => RateLimiter::with_redis(url)
-                .await
-                .map_err(StartError::Redis)?,
+            Some(url) => RateLimiter::with_redis(url).await.map_err(StartError::Redis)?,
             None => RateLimiter::in_process(),
         };
-        let listener = TcpListener::bind(config.bind).map_err(|source| StartError::Bind {
-            addr: config.bind.to_string(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind {
-                addr: config.bind.to_string(),
-                source,
-            })?
-            .port();
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|source| StartError::Bind { addr: config.bind.to_string(), source })?;
+        let port =
+            listener.local_addr().map_err(|source| StartError::Bind { addr: config.bind.to_string(), source })?.port();
         let workers = config.workers;
         let body_limit = config.body_limit_bytes;
         let state = web::Data::new(AppState::new(config, store, clock, tokens, limiter));
@@ -90,19 +78,12 @@ impl Application {
                 .wrap(from_fn(middleware::request_context))
         })
         .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: "listener".into(),
-            source,
-        })?
+        .map_err(|source| StartError::Bind { addr: "listener".into(), source })?
         .shutdown_timeout(10);
         if let Some(w) = workers {
             server = server.workers(w);
         }
-        Ok(Self {
-            port,
-            state,
-            server: server.run(),
-        })
+        Ok(Self { port, state, server: server.run() })
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -29,15 +29,11 @@ pub struct TestApp {
 
 /// The PostgreSQL server URL for tests (a maintenance database such as `/postgres`), if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("MERIDIAN_TEST_DATABASE_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
+    std::env::var("MERIDIAN_TEST_DATABASE_URL").ok().filter(|s| !s.is_empty())
 }
 
 pub fn redis_url() -> Option<String> {
-    std::env::var("MERIDIAN_TEST_REDIS_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
+    std::env::var("MERIDIAN_TEST_REDIS_URL").ok().filter(|s| !s.is_empty())
 }
 
 /// One fresh PostgreSQL database per test run; tests isolate by tenant inside it.
@@ -45,18 +41,10 @@ async fn postgres_database() -> String {
     static DB: OnceCell<String> = OnceCell::const_new();
     DB.get_or_init(|| async {
         let admin = postgres_url().unwrap();
-        let name = format!(
-            "meridian_test_{}_{}",
-            std::process::id(),
-            Utc::now().timestamp_millis()
-        );
-        let conn = sea_orm::Database::connect(&admin)
-            .await
-            .expect("connect to MERIDIAN_TEST_DATABASE_URL");
+        let name = format!("meridian_test_{}_{}", std::process::id(), Utc::now().timestamp_millis());
+        let conn = sea_orm::Database::connect(&admin).await.expect("connect to MERIDIAN_TEST_DATABASE_URL");
         use sea_orm::ConnectionTrait;
-        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
         conn.close().await.unwrap();
         let mut url = url::Url::parse(&admin).unwrap();
         url.set_path(&format!("/{name}"));
@@ -81,10 +69,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let url = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            data_dir.path().join("test.db").display()
-        ),
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", data_dir.path().join("test.db").display()),
         Backend::Postgres => postgres_database().await,
     };
     let mut config = Config::for_dev(data_dir.path().to_path_buf(), url);
@@ -93,18 +78,9 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Te
     config.db_max_connections = 4;
     tweak(&mut config);
     let clock = ManualClock::new(Utc::now());
-    let app = Application::build(config, Arc::new(clock.clone()))
-        .await
-        .expect("server starts");
+    let app = Application::build(config, Arc::new(clock.clone())).await.expect("server starts");
     let (port, state) = app.spawn();
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-
-        client: reqwest::Client::new(),
-        clock,
-        state,
-        data_dir,
-    }
+    TestApp { base: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new(), clock, state, data_dir }
 }
 
 /// Runs a scenario on every configured backend, each on a fresh server.
@@ -130,20 +106,13 @@ impl Answer {
 
     /// The problem's type slug, e.g. `validation-failed`.
     pub fn problem(&self) -> &str {
-        self.body["type"]
-            .as_str()
-            .unwrap_or("")
-            .trim_start_matches("https://meridian.dev/problems/")
+        self.body["type"].as_str().unwrap_or("").trim_start_matches("https://meridian.dev/problems/")
     }
 
     pub fn fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| e["field"].as_str().unwrap().to_owned())
-                    .collect()
-            })
+            .map(|a| a.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
             .unwrap_or_default()
     }
 }
@@ -182,16 +151,9 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Answer { status, headers, body }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
@@ -199,24 +161,15 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
-        self.call(Method::POST, path, Some(token), Some(body), &[])
-            .await
+        self.call(Method::POST, path, Some(token), Some(body), &[]).await
     }
 
     pub async fn patch(&self, path: &str, token: &str, etag: &str, body: Value) -> Answer {
-        self.call(
-            Method::PATCH,
-            path,
-            Some(token),
-            Some(body),
-            &[("if-match", etag)],
-        )
-        .await
+        self.call(Method::PATCH, path, Some(token), Some(body), &[("if-match", etag)]).await
     }
 
     pub async fn operator(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        self.call(method, path, Some(OPERATOR_TOKEN), body, &[])
-            .await
+        self.call(method, path, Some(OPERATOR_TOKEN), body, &[]).await
     }
 
     pub async fn signup(&self, company: &str) -> Tenant {
@@ -258,43 +211,31 @@ impl TestApp {
     /// The id of a tenant's role by name.
     pub async fn role_id(&self, t: &Tenant, name: &str) -> String {
         let a = self.get("/api/v1/roles?limit=200", &t.token).await;
-        a.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == name)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .into()
+        a.body["data"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["id"].as_str().unwrap().into()
     }
 
     /// Creates a user with one built-in role and returns (user id, access token).
     pub async fn user_with_role(&self, t: &Tenant, email: &str, role: &str) -> (String, String) {
         let role_id = self.role_id(t, role).await;
         let a = self
-            .post("/api/v1/users", &t.token, json!({"email": email, "display_name": email, "password": PASSWORD, "role_ids": [role_id]}))
+            .post(
+                "/api/v1/users",
+                &t.token,
+                json!({"email": email, "display_name": email, "password": PASSWORD, "role_ids": [role_id]}),
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
         let login = self.login(&t.slug, email, PASSWORD).await;
         assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
-        (
-            a.body["id"].as_str().unwrap().into(),
-            login.body["access_token"].as_str().unwrap().into(),
-        )
+        (a.body["id"].as_str().unwrap().into(), login.body["access_token"].as_str().unwrap().into())
     }
 
     pub async fn audit_count(&self, token: &str) -> usize {
-        self.get("/api/v1/audit-events?limit=200", token).await.body["data"]
-            .as_array()
-            .unwrap()
-            .len()
+        self.get("/api/v1/audit-events?limit=200", token).await.body["data"].as_array().unwrap().len()
     }
 
     pub async fn tenant_count(&self) -> usize {
-        let a = self
-            .operator(Method::GET, "/operator/v1/tenants?limit=200", None)
-            .await;
+        let a = self.operator(Method::GET, "/operator/v1/tenants?limit=200", None).await;
         a.body["data"].as_array().unwrap().len()
     }
 

@@ -31,10 +31,7 @@ fn every_operation_has_a_verb_noun_id_a_tag_and_documents_its_answers() {
         for (method, op) in item.as_object().unwrap() {
             assert!(op["operationId"].is_string(), "{method} {path}");
             assert!(op["tags"].is_array(), "{method} {path}");
-            assert!(
-                !op["responses"].as_object().unwrap().is_empty(),
-                "{method} {path}"
-            );
+            assert!(!op["responses"].as_object().unwrap().is_empty(), "{method} {path}");
         }
     }
     assert_eq!(doc["openapi"], "3.1.0");
@@ -43,79 +40,34 @@ fn every_operation_has_a_verb_noun_id_a_tag_and_documents_its_answers() {
 #[tokio::test]
 async fn docs_are_served_with_their_assets_and_no_internet() {
     let app = spawn_app(Backend::Sqlite).await;
-    let page = app
-        .client
-        .get(format!("{}/docs/", app.base))
-        .send()
-        .await
-        .unwrap();
+    let page = app.client.get(format!("{}/docs/", app.base)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("swagger-ui"));
-    assert!(
-        !html.contains("https://"),
-        "no asset comes from the internet"
-    );
-    for asset in [
-        "swagger-ui.css",
-        "swagger-ui-bundle.js",
-        "swagger-initializer.js",
-    ] {
-        let r = app
-            .client
-            .get(format!("{}/docs/{asset}", app.base))
-            .send()
-            .await
-            .unwrap();
+    assert!(!html.contains("https://"), "no asset comes from the internet");
+    for asset in ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"] {
+        let r = app.client.get(format!("{}/docs/{asset}", app.base)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{asset}");
         assert!(r.bytes().await.unwrap().len() > 100, "{asset}");
     }
-    let doc: serde_json::Value = app
-        .client
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value =
+        app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc, serde_json::to_value(meridian::api::openapi()).unwrap());
 }
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     on_each_backend(async |app| {
-        let h = app
-            .client
-            .get(format!("{}/healthz", app.base))
-            .send()
-            .await
-            .unwrap();
+        let h = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
         assert_eq!(h.status(), StatusCode::OK);
         let r = app.call(Method::GET, "/readyz", None, None, &[]).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.body["database"], "ok");
         assert_eq!(r.body["redis"], "not_configured");
-        let m = app
-            .client
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let m = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
         assert!(m.contains("meridian_http_requests_total"), "{m}");
         assert!(m.contains("route=\"/readyz\""));
-        let echoed = app
-            .call(
-                Method::GET,
-                "/healthz",
-                None,
-                None,
-                &[("x-request-id", "trace-me-123")],
-            )
-            .await;
+        let echoed = app.call(Method::GET, "/healthz", None, None, &[("x-request-id", "trace-me-123")]).await;
         assert_eq!(echoed.header("x-request-id"), Some("trace-me-123"));
     })
     .await;
@@ -125,33 +77,16 @@ async fn health_readiness_and_metrics_answer() {
 async fn malformed_oversized_and_mistyped_bodies_are_refused_and_write_nothing() {
     let app = spawn_with(Backend::Sqlite, |c| c.body_limit_bytes = 4096).await;
     let t = app.signup("Body Co").await;
-    let roles_before = app.get("/api/v1/roles", &t.token).await.body["data"]
-        .as_array()
-        .unwrap()
-        .len();
+    let roles_before = app.get("/api/v1/roles", &t.token).await.body["data"].as_array().unwrap().len();
     let url = format!("{}/api/v1/roles", app.base);
     let send = |body: Vec<u8>, ct: &'static str| {
         let app = &app;
         let url = url.clone();
         let token = t.token.clone();
         async move {
-            let r = app
-                .client
-                .post(url)
-                .bearer_auth(token)
-                .header("content-type", ct)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let r = app.client.post(url).bearer_auth(token).header("content-type", ct).body(body).send().await.unwrap();
             let status = r.status();
-            let ct = r
-                .headers()
-                .get("content-type")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
+            let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
             let v: serde_json::Value = r.json().await.unwrap();
             (status, ct, v)
         }
@@ -159,40 +94,21 @@ async fn malformed_oversized_and_mistyped_bodies_are_refused_and_write_nothing()
     let (s, ct, v) = send(b"{\"name\": ".to_vec(), "application/json").await;
     assert_eq!(
         (s, v["type"].as_str().unwrap()),
-        (
-            StatusCode::BAD_REQUEST,
-            "https://meridian.dev/problems/malformed-request"
-        )
+        (StatusCode::BAD_REQUEST, "https://meridian.dev/problems/malformed-request")
     );
     assert_eq!(ct, "application/problem+json");
-    let big = json!({"name": "x".repeat(5000), "permissions": []})
-        .to_string()
-        .into_bytes();
+    let big = json!({"name": "x".repeat(5000), "permissions": []}).to_string().into_bytes();
     let (s, _, _) = send(big, "application/json").await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     let (s, _, _) = send(b"name=x".to_vec(), "application/x-www-form-urlencoded").await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let (s, _, v) = send(
-        br#"{"name": 5, "permissions": []}"#.to_vec(),
-        "application/json",
-    )
-    .await;
+    let (s, _, v) = send(br#"{"name": 5, "permissions": []}"#.to_vec(), "application/json").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["errors"][0]["field"], "name");
-    let (s, _, v) = send(
-        br#"{"name": "ok", "permissions": [1]}"#.to_vec(),
-        "application/json",
-    )
-    .await;
+    let (s, _, v) = send(br#"{"name": "ok", "permissions": [1]}"#.to_vec(), "application/json").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["errors"][0]["field"], "permissions[0]");
-    assert_eq!(
-        app.get("/api/v1/roles", &t.token).await.body["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        roles_before
-    );
+    assert_eq!(app.get("/api/v1/roles", &t.token).await.body["data"].as_array().unwrap().len(), roles_before);
     let unknown_path = app.get("/api/v1/nothing-here", &t.token).await;
     assert_eq!(unknown_path.problem(), "not-found");
     let bad_id = app.get("/api/v1/users/not-a-uuid", &t.token).await;
@@ -200,11 +116,7 @@ async fn malformed_oversized_and_mistyped_bodies_are_refused_and_write_nothing()
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A Redis of our own, so stopping it disturbs no other test.
@@ -217,24 +129,12 @@ impl OwnRedis {
     fn start() -> Option<Self> {
         let port = free_port();
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .spawn()
             .ok()?;
         std::thread::sleep(Duration::from_millis(300));
-        Some(Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-        })
+        Some(Self { child, url: format!("redis://127.0.0.1:{port}") })
     }
 }
 
@@ -248,10 +148,7 @@ impl Drop for OwnRedis {
 #[tokio::test]
 async fn with_redis_stopped_mid_run_the_server_keeps_answering_and_limiting() {
     let Some(mut redis) = OwnRedis::start() else {
-        assert!(
-            redis_url().is_none(),
-            "redis-server must be installed where Redis tests are asked for"
-        );
+        assert!(redis_url().is_none(), "redis-server must be installed where Redis tests are asked for");
         return;
     };
     let url = redis.url.clone();
@@ -264,10 +161,7 @@ async fn with_redis_stopped_mid_run_the_server_keeps_answering_and_limiting() {
     let r = app.call(Method::GET, "/readyz", None, None, &[]).await;
     assert_eq!(r.body["redis"], "ok");
     for _ in 0..10 {
-        assert_eq!(
-            app.get("/api/v1/users", &t.token).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.get("/api/v1/users", &t.token).await.status, StatusCode::OK);
     }
     assert!(app.state.limiter.redis_healthy());
     redis.child.kill().unwrap();
@@ -276,30 +170,12 @@ async fn with_redis_stopped_mid_run_the_server_keeps_answering_and_limiting() {
     for _ in 0..40 {
         statuses.push(app.get("/api/v1/users", &t.token).await.status);
     }
-    assert!(
-        !app.state.limiter.redis_healthy(),
-        "the limiter noticed Redis is gone"
-    );
-    assert_eq!(
-        statuses[0],
-        StatusCode::OK,
-        "the first request after the outage is served"
-    );
-    assert!(
-        statuses
-            .iter()
-            .all(|s| *s == StatusCode::OK || *s == StatusCode::TOO_MANY_REQUESTS)
-    );
-    assert!(
-        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
-        "the in-process limiter took over: {statuses:?}"
-    );
+    assert!(!app.state.limiter.redis_healthy(), "the limiter noticed Redis is gone");
+    assert_eq!(statuses[0], StatusCode::OK, "the first request after the outage is served");
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::TOO_MANY_REQUESTS));
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "the in-process limiter took over: {statuses:?}");
     let r = app.call(Method::GET, "/readyz", None, None, &[]).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "readiness depends on the database only"
-    );
+    assert_eq!(r.status, StatusCode::OK, "readiness depends on the database only");
     assert_eq!(r.body["redis"], "down");
 }
 
@@ -314,10 +190,7 @@ async fn redis_backed_limits_are_shared_by_every_node() {
     let node_a = spawn_with(Backend::Sqlite, tweak).await;
     let t = node_a.signup("Shared Limit Co").await;
     // A second node over the same database file sees the same tenant and the same counters.
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        node_a.data_dir.path().join("test.db").display()
-    );
+    let db = format!("sqlite://{}?mode=rwc", node_a.data_dir.path().join("test.db").display());
     let keys = node_a.data_dir.path().to_path_buf();
     let node_b = spawn_with(Backend::Sqlite, |c| {
         tweak(c);
@@ -333,10 +206,7 @@ async fn redis_backed_limits_are_shared_by_every_node() {
         }
     }
     assert_eq!(limited, 0);
-    assert_eq!(
-        node_b.get("/api/v1/roles", &t.token).await.status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert_eq!(node_b.get("/api/v1/roles", &t.token).await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[test]
@@ -355,10 +225,7 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .unwrap();
+        let line = lines.next().expect("the server prints its address").unwrap();
         if let Some(rest) = line.strip_prefix("Meridian is listening on ") {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
@@ -382,12 +249,6 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
     let _ = child.kill();
     let _ = child.wait();
     let users = result.unwrap();
-    assert!(
-        users["data"].as_array().unwrap().len() >= 6,
-        "the demo company has staff: {users}"
-    );
-    assert!(
-        dir.path().join("data/meridian.db").exists(),
-        "SQLite lives in ./data/"
-    );
+    assert!(users["data"].as_array().unwrap().len() >= 6, "the demo company has staff: {users}");
+    assert!(dir.path().join("data/meridian.db").exists(), "SQLite lives in ./data/");
 }

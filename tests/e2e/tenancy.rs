@@ -11,9 +11,16 @@ async fn tenant_b_cannot_read_or_change_anything_of_tenant_a() {
     on_each_backend(async |app| {
         let a = app.signup("Alpha Co").await;
         let b = app.signup("Beta Co").await;
-        let user = app.post("/api/v1/users", &a.token, json!({"email": "u@alpha.test", "display_name": "U", "password": PASSWORD})).await;
+        let user = app
+            .post(
+                "/api/v1/users",
+                &a.token,
+                json!({"email": "u@alpha.test", "display_name": "U", "password": PASSWORD}),
+            )
+            .await;
         let user_id = user.body["id"].as_str().unwrap().to_owned();
-        let role = app.post("/api/v1/roles", &a.token, json!({"name": "Alpha clerk", "permissions": ["sales:read"]})).await;
+        let role =
+            app.post("/api/v1/roles", &a.token, json!({"name": "Alpha clerk", "permissions": ["sales:read"]})).await;
         let role_id = role.body["id"].as_str().unwrap().to_owned();
         let admin = app.role_id(&a, "admin").await;
         let key = app.post("/api/v1/api-keys", &a.token, json!({"name": "alpha", "role_ids": [admin]})).await;
@@ -38,7 +45,11 @@ async fn tenant_b_cannot_read_or_change_anything_of_tenant_a() {
         }
         // B granting A's role to B's user: the role does not exist for B.
         let grant = app
-            .post("/api/v1/users", &b.token, json!({"email": "x@beta.test", "display_name": "X", "password": PASSWORD, "role_ids": [role_id]}))
+            .post(
+                "/api/v1/users",
+                &b.token,
+                json!({"email": "x@beta.test", "display_name": "X", "password": PASSWORD, "role_ids": [role_id]}),
+            )
             .await;
         assert_eq!(grant.fields(), ["role_ids[0]"]);
         // Lists show only one's own.
@@ -66,20 +77,10 @@ async fn on_postgres_an_unfiltered_query_sees_only_the_scoped_tenant() {
     let app = spawn_app(Backend::Postgres).await;
     let a = app.signup("Rls Alpha").await;
     let b = app.signup("Rls Beta").await;
-    app.post(
-        "/api/v1/users",
-        &a.token,
-        json!({"email": "second@rls.test", "display_name": "S", "password": PASSWORD}),
-    )
-    .await;
+    app.post("/api/v1/users", &a.token, json!({"email": "second@rls.test", "display_name": "S", "password": PASSWORD}))
+        .await;
     let store = &app.state.store;
-    for table in [
-        "users",
-        "roles",
-        "user_roles",
-        "audit_events",
-        "refresh_tokens",
-    ] {
+    for table in ["users", "roles", "user_roles", "audit_events", "refresh_tokens"] {
         assert_eq!(
             store.count_rows_unfiltered(None, table).await.unwrap(),
             0,
@@ -88,27 +89,9 @@ async fn on_postgres_an_unfiltered_query_sees_only_the_scoped_tenant() {
     }
     let a_id = TenantId(a.id.parse().unwrap());
     let b_id = TenantId(b.id.parse().unwrap());
-    assert_eq!(
-        store
-            .count_rows_unfiltered(Some(a_id), "users")
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        store
-            .count_rows_unfiltered(Some(b_id), "users")
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store
-            .count_rows_unfiltered(Some(b_id), "roles")
-            .await
-            .unwrap(),
-        8
-    );
+    assert_eq!(store.count_rows_unfiltered(Some(a_id), "users").await.unwrap(), 2);
+    assert_eq!(store.count_rows_unfiltered(Some(b_id), "users").await.unwrap(), 1);
+    assert_eq!(store.count_rows_unfiltered(Some(b_id), "roles").await.unwrap(), 8);
 }
 
 #[tokio::test]
@@ -118,16 +101,8 @@ async fn every_tenant_table_is_keyed_and_isolated_by_tenant() {
         let report = app.state.store.tenant_table_report().await.unwrap();
         assert!(report.len() >= 9, "{backend:?}: {report:?}");
         for t in report {
-            assert!(
-                t.tenant_id_first,
-                "{backend:?} {}: tenant_id must be the first column",
-                t.table
-            );
-            assert!(
-                t.primary_key_starts_with_tenant,
-                "{backend:?} {}: primary key must start with tenant_id",
-                t.table
-            );
+            assert!(t.tenant_id_first, "{backend:?} {}: tenant_id must be the first column", t.table);
+            assert!(t.primary_key_starts_with_tenant, "{backend:?} {}: primary key must start with tenant_id", t.table);
             assert!(
                 t.foreign_keys_without_tenant.is_empty(),
                 "{backend:?} {}: {:?}",
@@ -135,12 +110,7 @@ async fn every_tenant_table_is_keyed_and_isolated_by_tenant() {
                 t.foreign_keys_without_tenant
             );
             if backend == Backend::Postgres {
-                assert_eq!(
-                    t.rls_forced_with_policy,
-                    Some(true),
-                    "{}: forced RLS with a policy",
-                    t.table
-                );
+                assert_eq!(t.rls_forced_with_policy, Some(true), "{}: forced RLS with a policy", t.table);
             }
         }
     }
@@ -152,14 +122,7 @@ async fn the_audit_trail_cannot_be_altered() {
         let app = spawn_app(backend).await;
         let a = app.signup("Append Co").await;
         let tenant = TenantId(a.id.parse().unwrap());
-        assert!(
-            app.state
-                .store
-                .count_rows_unfiltered(Some(tenant), "audit_events")
-                .await
-                .unwrap()
-                >= 1
-        );
+        assert!(app.state.store.count_rows_unfiltered(Some(tenant), "audit_events").await.unwrap() >= 1);
         let err = app.state.store.try_tamper_audit(tenant).await;
         assert!(err.is_err(), "{backend:?}: updating audit rows must fail");
     }

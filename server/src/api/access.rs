@@ -41,17 +41,10 @@ pub async fn list_users(
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let page = page(q.limit, q.cursor.as_deref())?;
-    let filter = UserFilter {
-        is_active: q.is_active,
-        role_id: q.role_id.map(RoleId),
-        q: q.q,
-    };
+    let filter = UserFilter { is_active: q.is_active, role_id: q.role_id.map(RoleId), q: q.q };
     let rows = access::list_users(&app, auth.tenant_id(), &page, &filter).await?;
     let (rows, next_cursor) = paginate(rows, &page, |r| r.0.id.0);
-    Ok(HttpResponse::Ok().json(ListResponse {
-        data: rows.into_iter().map(UserView::new).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(ListResponse { data: rows.into_iter().map(UserView::new).collect(), next_cursor }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -98,9 +91,7 @@ pub async fn get_user(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let user = UserView::new(access::get_user(&app, auth.tenant_id(), UserId(*id)).await?);
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(user.version))
-        .json(user))
+    Ok(HttpResponse::Ok().insert_header(etag(user.version)).json(user))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -134,12 +125,8 @@ pub async fn update_user(
         password: b.password,
         role_ids: b.role_ids.map(role_ids),
     };
-    let user = UserView::new(
-        access::update_user(&app, &auth.ctx(), UserId(*id), if_match.0, patch).await?,
-    );
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(user.version))
-        .json(user))
+    let user = UserView::new(access::update_user(&app, &auth.ctx(), UserId(*id), if_match.0, patch).await?);
+    Ok(HttpResponse::Ok().insert_header(etag(user.version)).json(user))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -160,15 +147,8 @@ pub async fn list_roles(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = page(q.limit, q.cursor.as_deref())?;
-    let (rows, next_cursor) = paginate(
-        access::list_roles(&app, auth.tenant_id(), &page).await?,
-        &page,
-        |r| r.id.0,
-    );
-    Ok(HttpResponse::Ok().json(ListResponse {
-        data: rows.into_iter().map(RoleView::from).collect(),
-        next_cursor,
-    }))
+    let (rows, next_cursor) = paginate(access::list_roles(&app, auth.tenant_id(), &page).await?, &page, |r| r.id.0);
+    Ok(HttpResponse::Ok().json(ListResponse { data: rows.into_iter().map(RoleView::from).collect(), next_cursor }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -183,11 +163,7 @@ pub struct RoleRequest {
 }
 
 fn role_input(b: RoleRequest) -> access::RoleInput {
-    access::RoleInput {
-        name: b.name,
-        description: b.description,
-        permissions: b.permissions,
-    }
+    access::RoleInput { name: b.name, description: b.description, permissions: b.permissions }
 }
 
 /// Create a custom role.
@@ -215,9 +191,7 @@ pub async fn get_role(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let role = RoleView::from(access::get_role(&app, auth.tenant_id(), RoleId(*id)).await?);
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(role.version))
-        .json(role))
+    Ok(HttpResponse::Ok().insert_header(etag(role.version)).json(role))
 }
 
 /// Change a custom role (built-in roles are fixed). Holders get the new permissions at their
@@ -233,19 +207,9 @@ pub async fn update_role(
     if_match: IfMatch,
     body: ApiJson<RoleRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let role = RoleView::from(
-        access::update_role(
-            &app,
-            &auth.ctx(),
-            RoleId(*id),
-            if_match.0,
-            role_input(body.0),
-        )
-        .await?,
-    );
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(role.version))
-        .json(role))
+    let role =
+        RoleView::from(access::update_role(&app, &auth.ctx(), RoleId(*id), if_match.0, role_input(body.0)).await?);
+    Ok(HttpResponse::Ok().insert_header(etag(role.version)).json(role))
 }
 
 /// Delete a custom role that nobody holds.
@@ -270,16 +234,11 @@ pub async fn list_api_keys(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = page(q.limit, q.cursor.as_deref())?;
-    let (rows, next_cursor) = paginate(
-        access::list_api_keys(&app, auth.tenant_id(), &page).await?,
-        &page,
-        |r| r.0.id.0,
-    );
+    let (rows, next_cursor) =
+        paginate(access::list_api_keys(&app, auth.tenant_id(), &page).await?, &page, |r| r.0.id.0);
     let now = app.now();
-    Ok(HttpResponse::Ok().json(ListResponse {
-        data: rows.into_iter().map(|r| ApiKeyView::new(r, now)).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok()
+        .json(ListResponse { data: rows.into_iter().map(|r| ApiKeyView::new(r, now)).collect(), next_cursor }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -301,16 +260,9 @@ pub async fn create_api_key(
     body: ApiJson<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.0;
-    let input = access::NewApiKey {
-        name: b.name,
-        role_ids: role_ids(b.role_ids),
-        expires_at: b.expires_at,
-    };
+    let input = access::NewApiKey { name: b.name, role_ids: role_ids(b.role_ids), expires_at: b.expires_at };
     let (key, roles, secret) = access::create_api_key(&app, &auth.ctx(), input).await?;
-    let view = ApiKeyCreated {
-        key: ApiKeyView::new((key, roles), app.now()),
-        secret,
-    };
+    let view = ApiKeyCreated { key: ApiKeyView::new((key, roles), app.now()), secret };
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/api-keys/{}", view.key.id)))
         .insert_header(etag(view.key.version))
@@ -325,13 +277,8 @@ pub async fn get_api_key(
     auth: Authorized<AdminRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let key = ApiKeyView::new(
-        access::get_api_key(&app, auth.tenant_id(), ApiKeyId(*id)).await?,
-        app.now(),
-    );
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(key.version))
-        .json(key))
+    let key = ApiKeyView::new(access::get_api_key(&app, auth.tenant_id(), ApiKeyId(*id)).await?, app.now());
+    Ok(HttpResponse::Ok().insert_header(etag(key.version)).json(key))
 }
 
 /// Revoke an API key; it stops working at once on this node and within 30 seconds on others.
@@ -342,11 +289,6 @@ pub async fn revoke_api_key(
     auth: Authorized<AdminWrite>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let key = ApiKeyView::new(
-        access::revoke_api_key(&app, &auth.ctx(), ApiKeyId(*id)).await?,
-        app.now(),
-    );
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(key.version))
-        .json(key))
+    let key = ApiKeyView::new(access::revoke_api_key(&app, &auth.ctx(), ApiKeyId(*id)).await?, app.now());
+    Ok(HttpResponse::Ok().insert_header(etag(key.version)).json(key))
 }

@@ -6,9 +6,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::extract::{
-    AdminRead, AdminWrite, ApiJson, AuditRead, Authorized, IfMatch, etag, page, paginate,
-};
+use super::extract::{AdminRead, AdminWrite, ApiJson, AuditRead, Authorized, IfMatch, etag, page, paginate};
 use super::problem::Problem;
 use super::views::{AuditEventView, ListResponse, TenantView};
 use crate::app::{AppState, audit, tenant};
@@ -18,14 +16,9 @@ use crate::store::audit::AuditFilter;
 /// The tenant: settings, subscription status and entitlements.
 #[utoipa::path(tag = "tenant", operation_id = "get_tenant", responses((status = 200, body = TenantView)))]
 #[get("/tenant")]
-pub async fn get_tenant(
-    app: web::Data<AppState>,
-    auth: Authorized<AdminRead>,
-) -> Result<HttpResponse, AppError> {
+pub async fn get_tenant(app: web::Data<AppState>, auth: Authorized<AdminRead>) -> Result<HttpResponse, AppError> {
     let view = TenantView::from(tenant::get(&app, auth.tenant_id()).await?);
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(view.version))
-        .json(view))
+    Ok(HttpResponse::Ok().insert_header(etag(view.version)).json(view))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -45,12 +38,8 @@ pub async fn update_tenant(
     if_match: IfMatch,
     body: ApiJson<UpdateTenantRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let view = TenantView::from(
-        tenant::update_settings(&app, &auth.ctx(), if_match.0, body.0.name).await?,
-    );
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(view.version))
-        .json(view))
+    let view = TenantView::from(tenant::update_settings(&app, &auth.ctx(), if_match.0, body.0.name).await?);
+    Ok(HttpResponse::Ok().insert_header(etag(view.version)).json(view))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -90,13 +79,7 @@ pub async fn list_audit_events(
         from: q.from,
         to: q.to,
     };
-    let (rows, next_cursor) = paginate(
-        audit::list(&app, auth.tenant_id(), &page, &filter).await?,
-        &page,
-        |e| e.id.0,
-    );
-    Ok(HttpResponse::Ok().json(ListResponse {
-        data: rows.into_iter().map(AuditEventView::from).collect(),
-        next_cursor,
-    }))
+    let (rows, next_cursor) = paginate(audit::list(&app, auth.tenant_id(), &page, &filter).await?, &page, |e| e.id.0);
+    Ok(HttpResponse::Ok()
+        .json(ListResponse { data: rows.into_iter().map(AuditEventView::from).collect(), next_cursor }))
 }

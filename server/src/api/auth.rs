@@ -52,9 +52,7 @@ pub async fn signup(
         source_ip: request_meta(&req).source_ip,
     };
     let session = signups::signup(&app, input).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", "/api/v1/tenant"))
-        .json(SessionView::new(session, app.now())))
+    Ok(HttpResponse::Created().insert_header(("Location", "/api/v1/tenant")).json(SessionView::new(session, app.now())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -116,10 +114,7 @@ pub async fn refresh_session(
     responses((status = 204))
 )]
 #[post("/auth/logout")]
-pub async fn logout(
-    app: web::Data<AppState>,
-    body: ApiJson<RefreshRequest>,
-) -> Result<HttpResponse, AppError> {
+pub async fn logout(app: web::Data<AppState>, body: ApiJson<RefreshRequest>) -> Result<HttpResponse, AppError> {
     sessions::logout(&app, &body.0.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -38,10 +38,7 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
     req.extensions()
         .get::<RequestMeta>()
         .cloned()
-        .unwrap_or(RequestMeta {
-            request_id: String::new(),
-            source_ip: req.peer_addr().map(|a| a.ip().to_string()),
-        })
+        .unwrap_or(RequestMeta { request_id: String::new(), source_ip: req.peer_addr().map(|a| a.ip().to_string()) })
 }
 
 /// A JSON body: `application/json` only, unknown fields refused (by the types' serde
@@ -58,19 +55,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let ct = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
+                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
                 ct == "application/json" || ct.ends_with("+json")
             })
             .unwrap_or(false);
-        let limit = req
-            .app_data::<web::Data<crate::app::AppState>>()
-            .map(|s| s.config.body_limit_bytes)
-            .unwrap_or(1024 * 1024);
+        let limit =
+            req.app_data::<web::Data<crate::app::AppState>>().map(|s| s.config.body_limit_bytes).unwrap_or(1024 * 1024);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
@@ -86,9 +76,7 @@ pub fn payload_error(e: actix_web::Error, limit_bytes: usize) -> AppError {
     use actix_web::error::PayloadError;
     match e.as_error::<PayloadError>() {
         Some(PayloadError::Overflow) => AppError::PayloadTooLarge { limit_bytes },
-        _ if e.as_response_error().status_code()
-            == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
+        _ if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::PayloadTooLarge { limit_bytes }
         }
         _ => AppError::Malformed(format!("cannot read the body: {e}")),
@@ -104,24 +92,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
             let inner = e.into_inner();
             use serde_json::error::Category;
             match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => Err(AppError::Malformed(
-                    format!("the body is not valid JSON: {inner}"),
-                )),
+                Category::Syntax | Category::Eof | Category::Io => {
+                    Err(AppError::Malformed(format!("the body is not valid JSON: {inner}")))
+                }
                 Category::Data => {
                     let msg = strip_position(&inner.to_string());
-                    let field = if path == "." {
-                        unknown_field_name(&msg).unwrap_or_default()
-                    } else {
-                        path
-                    };
-                    Err(AppError::field(
-                        if field.is_empty() {
-                            "body".into()
-                        } else {
-                            field
-                        },
-                        msg,
-                    ))
+                    let field = if path == "." { unknown_field_name(&msg).unwrap_or_default() } else { path };
+                    Err(AppError::field(if field.is_empty() { "body".into() } else { field }, msg))
                 }
             }
         }
@@ -197,9 +174,7 @@ fn authorize<P: Needs>(req: &HttpRequest) -> AppResult<Authorized<P>> {
         .extensions()
         .get::<Authenticated>()
         .cloned()
-        .ok_or_else(|| {
-            AppError::Unauthenticated("this endpoint needs a bearer token or API key".into())
-        })?;
+        .ok_or_else(|| AppError::Unauthenticated("this endpoint needs a bearer token or API key".into()))?;
     let needed = P::PERMISSION;
     if !entitlements(auth.tenant.plan).includes(needed.module) {
         return Err(AppError::ModuleNotInPlan(needed.module.as_str().into()));
@@ -207,12 +182,7 @@ fn authorize<P: Needs>(req: &HttpRequest) -> AppResult<Authorized<P>> {
     if !auth.principal.can(needed) {
         return Err(AppError::Forbidden(needed.to_string()));
     }
-    Ok(Authorized {
-        principal: auth.principal,
-        tenant: auth.tenant,
-        meta: request_meta(req),
-        _p: PhantomData,
-    })
+    Ok(Authorized { principal: auth.principal, tenant: auth.tenant, meta: request_meta(req), _p: PhantomData })
 }
 
 /// The version a client last saw, from `If-Match: "<version>"`.
@@ -231,11 +201,7 @@ impl FromRequest for IfMatch {
                 .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
                 .and_then(|s| s.parse::<i64>().ok())
                 .map(IfMatch)
-                .ok_or_else(|| {
-                    AppError::Malformed(
-                        "If-Match must be an ETag this server gave, like \"3\"".into(),
-                    )
-                }),
+                .ok_or_else(|| AppError::Malformed("If-Match must be an ETag this server gave, like \"3\"".into())),
         };
         std::future::ready(r)
     }
@@ -252,10 +218,7 @@ pub const PAGE_LIMIT_MAX: u64 = 200;
 pub fn page(limit: Option<u64>, cursor: Option<&str>) -> AppResult<Page> {
     let limit = limit.unwrap_or(PAGE_LIMIT_DEFAULT);
     if limit == 0 || limit > PAGE_LIMIT_MAX {
-        return Err(AppError::field(
-            "limit",
-            format!("must be between 1 and {PAGE_LIMIT_MAX}"),
-        ));
+        return Err(AppError::field("limit", format!("must be between 1 and {PAGE_LIMIT_MAX}")));
     }
     let after = match cursor {
         None | Some("") => None,
@@ -275,11 +238,7 @@ pub fn cursor_of(id: uuid::Uuid) -> String {
 }
 
 /// Cuts the one extra row a store list fetched and turns the last kept id into a cursor.
-pub fn paginate<T>(
-    mut rows: Vec<T>,
-    page: &Page,
-    id: impl Fn(&T) -> uuid::Uuid,
-) -> (Vec<T>, Option<String>) {
+pub fn paginate<T>(mut rows: Vec<T>, page: &Page, id: impl Fn(&T) -> uuid::Uuid) -> (Vec<T>, Option<String>) {
     let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
     if rows.len() > limit {
         rows.truncate(limit);

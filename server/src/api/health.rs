@@ -37,18 +37,12 @@ pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
         database: if db_ok { "ok" } else { "down" },
         redis,
     };
-    if db_ok {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if db_ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 /// Prometheus text exposition.
 #[utoipa::path(tag = "health", operation_id = "metrics", responses((status = 200, description = "Prometheus text")))]
 #[get("/metrics")]
 pub async fn metrics(app: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(app.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(app.metrics.render())
 }

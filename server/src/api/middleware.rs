@@ -30,17 +30,10 @@ const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Paths under `/api/v1` that need no credential.
-const PUBLIC_PATHS: &[&str] = &[
-    "/api/v1/signup",
-    "/api/v1/auth/login",
-    "/api/v1/auth/refresh",
-    "/api/v1/auth/logout",
-];
+const PUBLIC_PATHS: &[&str] = &["/api/v1/signup", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout"];
 
 fn state(req: &ServiceRequest) -> Result<web::Data<AppState>, actix_web::Error> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::internal("no app state").into())
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("no app state").into())
 }
 
 pub async fn request_context(
@@ -56,35 +49,19 @@ pub async fn request_context(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let source_ip = req.peer_addr().map(|a| a.ip().to_string());
-    req.extensions_mut().insert(RequestMeta {
-        request_id: request_id.clone(),
-        source_ip,
-    });
+    req.extensions_mut().insert(RequestMeta { request_id: request_id.clone(), source_ip });
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let app = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     let mut res = enrich_problem(res.map_into_boxed_body(), &path, &request_id).await;
-    res.headers_mut().insert(
-        REQUEST_ID,
-        HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("-")),
-    );
+    res.headers_mut().insert(REQUEST_ID, HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("-")));
     let status = res.status().as_u16();
     if let Some(app) = app {
-        let labels = RequestLabels {
-            method,
-            route,
-            status,
-        };
+        let labels = RequestLabels { method, route, status };
         app.metrics.requests.get_or_create(&labels).inc();
-        app.metrics
-            .latency
-            .get_or_create(&labels)
-            .observe(started.elapsed().as_secs_f64());
+        app.metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     }
     if status >= 500 {
         tracing::warn!(%request_id, %path, status, "request failed");
@@ -96,19 +73,11 @@ pub async fn request_context(
 
 /// Adds `instance` and `request_id` to error bodies, and turns errors that did not come from our
 /// own table (actix's 404/405 and the like) into problems too.
-async fn enrich_problem(
-    res: ServiceResponse<BoxBody>,
-    path: &str,
-    request_id: &str,
-) -> ServiceResponse<BoxBody> {
+async fn enrich_problem(res: ServiceResponse<BoxBody>, path: &str, request_id: &str) -> ServiceResponse<BoxBody> {
     if res.status().as_u16() < 400 {
         return res;
     }
-    let problem = match res
-        .response()
-        .error()
-        .and_then(|e| e.as_error::<AppError>())
-    {
+    let problem = match res.response().error().and_then(|e| e.as_error::<AppError>()) {
         Some(e) => Some(e.to_problem()),
         None => {
             let is_problem = res
@@ -116,11 +85,7 @@ async fn enrich_problem(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-            if is_problem {
-                None
-            } else {
-                Some(generic_problem(res.status()))
-            }
+            if is_problem { None } else { Some(generic_problem(res.status())) }
         }
     };
     let Some(mut problem) = problem else {
@@ -128,11 +93,7 @@ async fn enrich_problem(
     };
     problem.instance = Some(path.to_owned());
     problem.request_id = Some(request_id.to_owned());
-    let retry_after = res
-        .headers()
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let status = res.status();
     let (req, _) = res.into_parts();
     ServiceResponse::new(req, problem_response(status, &problem, retry_after))
@@ -141,9 +102,7 @@ async fn enrich_problem(
 fn generic_problem(status: StatusCode) -> Problem {
     let e = match status {
         StatusCode::NOT_FOUND => AppError::NotFound { entity: "resource" },
-        StatusCode::METHOD_NOT_ALLOWED => {
-            AppError::Malformed("this method is not allowed on this path".into())
-        }
+        StatusCode::METHOD_NOT_ALLOWED => AppError::Malformed("this method is not allowed on this path".into()),
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge { limit_bytes: 0 },
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
         s if s.is_server_error() => AppError::Internal(s.to_string()),
@@ -168,17 +127,11 @@ pub async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .map(str::to_owned);
     let Some(bearer) = bearer else {
-        return Err(AppError::Unauthenticated(
-            "send Authorization: Bearer <access token or API key>".into(),
-        )
-        .into());
+        return Err(AppError::Unauthenticated("send Authorization: Bearer <access token or API key>".into()).into());
     };
     let principal = sessions::authenticate(&app, &bearer).await?;
     let tenant = match app.tenant(principal.tenant).await {
@@ -189,31 +142,22 @@ pub async fn authenticate(
         Err(e) => return Err(e.into()),
     };
     let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if is_write
-        && !subscription::state(tenant.plan, tenant.trial_ends_at, app.now()).allows_writes()
-    {
-        return Err(AppError::SubscriptionEnded {
-            trial_ended_on: tenant.trial_ends_at.date_naive().to_string(),
-        }
-        .into());
+    if is_write && !subscription::state(tenant.plan, tenant.trial_ends_at, app.now()).allows_writes() {
+        return Err(
+            AppError::SubscriptionEnded { trial_ended_on: tenant.trial_ends_at.date_naive().to_string() }.into()
+        );
     }
     let tenant_rate = entitlements(tenant.plan).api_rate_per_minute;
     for (key, limit) in [
         (format!("t:{}", tenant.id), tenant_rate),
-        (
-            format!("p:{}", principal.key()),
-            app.config.principal_rate_per_minute,
-        ),
+        (format!("p:{}", principal.key()), app.config.principal_rate_per_minute),
     ] {
-        if let Decision::Limited { retry_after_secs } =
-            app.limiter.hit(&key, limit, RATE_WINDOW).await
-        {
+        if let Decision::Limited { retry_after_secs } = app.limiter.hit(&key, limit, RATE_WINDOW).await {
             app.metrics.rate_limited.inc();
             return Err(AppError::RateLimited { retry_after_secs }.into());
         }
     }
-    req.extensions_mut()
-        .insert(Authenticated { principal, tenant });
+    req.extensions_mut().insert(Authenticated { principal, tenant });
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
@@ -239,50 +183,22 @@ pub async fn idempotency(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let app = state(&req)?;
-    let bytes = req
-        .extract::<web::Bytes>()
-        .await
-        .map_err(|e| payload_error(e, app.config.body_limit_bytes))?;
-    let request_hash = digest_hex(
-        &[
-            req.method().as_str().as_bytes(),
-            b" ",
-            req.path().as_bytes(),
-            b"\n",
-            &bytes,
-        ]
-        .concat(),
-    );
+    let bytes = req.extract::<web::Bytes>().await.map_err(|e| payload_error(e, app.config.body_limit_bytes))?;
+    let request_hash =
+        digest_hex(&[req.method().as_str().as_bytes(), b" ", req.path().as_bytes(), b"\n", &bytes].concat());
     req.set_payload(actix_web::dev::Payload::from(bytes));
     let principal = auth.principal.key();
     let now = app.now();
-    let tx = app
-        .store
-        .begin(auth.principal.tenant, Access::Write)
-        .await?;
-    let claim = idempotency::claim(
-        &tx,
-        &principal,
-        &key,
-        &request_hash,
-        now,
-        now - IDEMPOTENCY_TTL,
-    )
-    .await?;
+    let tx = app.store.begin(auth.principal.tenant, Access::Write).await?;
+    let claim = idempotency::claim(&tx, &principal, &key, &request_hash, now, now - IDEMPOTENCY_TTL).await?;
     tx.commit().await?;
     match claim {
         idempotency::Claim::Claimed => {}
-        idempotency::Claim::Existing {
-            request_hash: h, ..
-        } if h != request_hash => {
+        idempotency::Claim::Existing { request_hash: h, .. } if h != request_hash => {
             return Err(AppError::IdempotencyKeyReused.into());
         }
-        idempotency::Claim::Existing {
-            response: Some(stored),
-            ..
-        } => {
-            let mut res =
-                HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK));
+        idempotency::Claim::Existing { response: Some(stored), .. } => {
+            let mut res = HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK));
             for (name, value) in &stored.headers {
                 res.insert_header((name.as_str(), value.as_str()));
             }
@@ -290,11 +206,7 @@ pub async fn idempotency(
             let (http_req, _) = req.into_parts();
             return Ok(ServiceResponse::new(http_req, res.body(stored.body)));
         }
-        idempotency::Claim::Existing {
-            response: None,
-            created_at,
-            ..
-        } => {
+        idempotency::Claim::Existing { response: None, created_at, .. } => {
             if now - created_at < IDEMPOTENCY_STALE {
                 return Err(AppError::IdempotencyKeyInFlight.into());
             }
@@ -302,26 +214,15 @@ pub async fn idempotency(
     }
     let res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();
-    let keep =
-        status.is_success() || (status.is_client_error() && !matches!(status.as_u16(), 409 | 429));
+    let keep = status.is_success() || (status.is_client_error() && !matches!(status.as_u16(), 409 | 429));
     let (http_req, response) = res.into_parts();
     let (head, body) = response.into_parts();
-    let bytes = body::to_bytes(body)
-        .await
-        .map_err(|_| AppError::internal("cannot buffer the response"))?;
-    let tx = app
-        .store
-        .begin(auth.principal.tenant, Access::Write)
-        .await?;
+    let bytes = body::to_bytes(body).await.map_err(|_| AppError::internal("cannot buffer the response"))?;
+    let tx = app.store.begin(auth.principal.tenant, Access::Write).await?;
     if keep {
         let headers = [header::CONTENT_TYPE, header::LOCATION, header::ETAG]
             .iter()
-            .filter_map(|h| {
-                head.headers()
-                    .get(h)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|v| (h.to_string(), v.to_owned()))
-            })
+            .filter_map(|h| head.headers().get(h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_owned())))
             .collect();
         let stored = idempotency::StoredResponse {
             status: status.as_u16(),
@@ -333,8 +234,5 @@ pub async fn idempotency(
         idempotency::release(&tx, &principal, &key).await?;
     }
     tx.commit().await?;
-    Ok(ServiceResponse::new(
-        http_req,
-        head.set_body(bytes).map_into_boxed_body(),
-    ))
+    Ok(ServiceResponse::new(http_req, head.set_body(bytes).map_into_boxed_body()))
 }

@@ -49,9 +49,7 @@ pub fn operator_v1(cfg: &mut ServiceConfig) {
 
 /// Routes at the root.
 pub fn root(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz)
-        .service(health::readyz)
-        .service(health::metrics);
+    cfg.service(health::healthz).service(health::readyz).service(health::metrics);
 }
 
 /// The document's fixed parts; paths and schemas are collected from the registered services.
@@ -71,14 +69,8 @@ pub fn openapi_base() -> OpenApi {
         )
         .build();
     let components = doc.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-    );
-    doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-        "bearer",
-        Vec::<String>::new(),
-    )]);
+    components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
     doc
 }
 

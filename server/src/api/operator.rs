@@ -26,22 +26,18 @@ impl FromRequest for Operator {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let expected = req
-            .app_data::<web::Data<AppState>>()
-            .and_then(|a| a.config.operator_token.clone());
+        let expected = req.app_data::<web::Data<AppState>>().and_then(|a| a.config.operator_token.clone());
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         std::future::ready(match (expected, given) {
-            (None, _) => Err(AppError::Unauthenticated(
-                "operator access is not configured (MERIDIAN_OPERATOR_TOKEN)".into(),
-            )),
+            (None, _) => {
+                Err(AppError::Unauthenticated("operator access is not configured (MERIDIAN_OPERATOR_TOKEN)".into()))
+            }
             (Some(e), Some(g)) if bool::from(e.as_bytes().ct_eq(g.as_bytes())) => Ok(Operator),
-            _ => Err(AppError::Unauthenticated(
-                "the operator credential is missing or wrong".into(),
-            )),
+            _ => Err(AppError::Unauthenticated("the operator credential is missing or wrong".into())),
         })
     }
 }
@@ -56,12 +52,8 @@ pub async fn list_tenants(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = page(q.limit, q.cursor.as_deref())?;
-    let (rows, next_cursor) =
-        paginate(operator::list(&app, &page).await?, &page, |v| v.tenant.id.0);
-    Ok(HttpResponse::Ok().json(ListResponse {
-        data: rows.into_iter().map(TenantView::from).collect(),
-        next_cursor,
-    }))
+    let (rows, next_cursor) = paginate(operator::list(&app, &page).await?, &page, |v| v.tenant.id.0);
+    Ok(HttpResponse::Ok().json(ListResponse { data: rows.into_iter().map(TenantView::from).collect(), next_cursor }))
 }
 
 /// One tenant.
@@ -93,20 +85,14 @@ pub async fn set_tenant_plan(
     id: web::Path<Uuid>,
     body: super::extract::ApiJson<SetPlanRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let plan =
-        match body.0.plan.as_deref() {
-            None => None,
-            Some(p) => Some(Plan::parse(p).ok_or_else(|| {
-                AppError::field("plan", "must be starter, business or enterprise")
-            })?),
-        };
-    let view = operator::change(
-        &app,
-        TenantId(*id),
-        operator::Change::Plan(plan),
-        request_meta(&req).source_ip,
-    )
-    .await?;
+    let plan = match body.0.plan.as_deref() {
+        None => None,
+        Some(p) => {
+            Some(Plan::parse(p).ok_or_else(|| AppError::field("plan", "must be starter, business or enterprise"))?)
+        }
+    };
+    let view =
+        operator::change(&app, TenantId(*id), operator::Change::Plan(plan), request_meta(&req).source_ip).await?;
     Ok(HttpResponse::Ok().json(TenantView::from(view)))
 }
 

@@ -32,103 +32,35 @@ pub struct Problem {
 fn row(e: &AppError) -> (&'static str, &'static str, StatusCode) {
     use AppError::*;
     match e {
-        Malformed(_) => (
-            "malformed-request",
-            "Malformed request",
-            StatusCode::BAD_REQUEST,
-        ),
-        Validation(_) => (
-            "validation-failed",
-            "Validation failed",
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Unauthenticated(_) => (
-            "unauthenticated",
-            "Authentication required",
-            StatusCode::UNAUTHORIZED,
-        ),
-        InvalidCredentials => (
-            "invalid-credentials",
-            "Invalid credentials",
-            StatusCode::UNAUTHORIZED,
-        ),
+        Malformed(_) => ("malformed-request", "Malformed request", StatusCode::BAD_REQUEST),
+        Validation(_) => ("validation-failed", "Validation failed", StatusCode::UNPROCESSABLE_ENTITY),
+        Unauthenticated(_) => ("unauthenticated", "Authentication required", StatusCode::UNAUTHORIZED),
+        InvalidCredentials => ("invalid-credentials", "Invalid credentials", StatusCode::UNAUTHORIZED),
         Forbidden(_) => ("forbidden", "Permission denied", StatusCode::FORBIDDEN),
-        ModuleNotInPlan(_) => (
-            "module-not-in-plan",
-            "Module not in plan",
-            StatusCode::FORBIDDEN,
-        ),
+        ModuleNotInPlan(_) => ("module-not-in-plan", "Module not in plan", StatusCode::FORBIDDEN),
         NotFound { .. } => ("not-found", "Not found", StatusCode::NOT_FOUND),
         Conflict(_) => ("conflict", "Conflict", StatusCode::CONFLICT),
-        InvalidState { .. } => (
-            "invalid-state",
-            "Action not allowed in this state",
-            StatusCode::CONFLICT,
-        ),
-        StaleVersion { .. } => (
-            "stale-version",
-            "Stale version",
-            StatusCode::PRECONDITION_FAILED,
-        ),
-        PreconditionRequired => (
-            "if-match-required",
-            "If-Match required",
-            StatusCode::PRECONDITION_REQUIRED,
-        ),
-        PayloadTooLarge { .. } => (
-            "payload-too-large",
-            "Payload too large",
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ),
-        UnsupportedMediaType => (
-            "unsupported-media-type",
-            "Unsupported media type",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
-        SubscriptionEnded { .. } => (
-            "subscription-ended",
-            "Subscription ended",
-            StatusCode::PAYMENT_REQUIRED,
-        ),
-        PlanLimit { .. } => (
-            "plan-limit-reached",
-            "Plan limit reached",
-            StatusCode::PAYMENT_REQUIRED,
-        ),
-        RateLimited { .. } => (
-            "rate-limited",
-            "Too many requests",
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
-        IdempotencyKeyReused => (
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        IdempotencyKeyInFlight => (
-            "idempotency-key-in-flight",
-            "Request in progress",
-            StatusCode::CONFLICT,
-        ),
-        Unavailable(_) | Retryable(_) => (
-            "unavailable",
-            "Service unavailable",
-            StatusCode::SERVICE_UNAVAILABLE,
-        ),
-        Internal(_) => (
-            "internal",
-            "Internal error",
-            StatusCode::INTERNAL_SERVER_ERROR,
-        ),
+        InvalidState { .. } => ("invalid-state", "Action not allowed in this state", StatusCode::CONFLICT),
+        StaleVersion { .. } => ("stale-version", "Stale version", StatusCode::PRECONDITION_FAILED),
+        PreconditionRequired => ("if-match-required", "If-Match required", StatusCode::PRECONDITION_REQUIRED),
+        PayloadTooLarge { .. } => ("payload-too-large", "Payload too large", StatusCode::PAYLOAD_TOO_LARGE),
+        UnsupportedMediaType => {
+            ("unsupported-media-type", "Unsupported media type", StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        }
+        SubscriptionEnded { .. } => ("subscription-ended", "Subscription ended", StatusCode::PAYMENT_REQUIRED),
+        PlanLimit { .. } => ("plan-limit-reached", "Plan limit reached", StatusCode::PAYMENT_REQUIRED),
+        RateLimited { .. } => ("rate-limited", "Too many requests", StatusCode::TOO_MANY_REQUESTS),
+        IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused", StatusCode::UNPROCESSABLE_ENTITY),
+        IdempotencyKeyInFlight => ("idempotency-key-in-flight", "Request in progress", StatusCode::CONFLICT),
+        Unavailable(_) | Retryable(_) => ("unavailable", "Service unavailable", StatusCode::SERVICE_UNAVAILABLE),
+        Internal(_) => ("internal", "Internal error", StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
 
 fn detail(e: &AppError) -> String {
     match e {
         // Never leak internals; the log has them, keyed by request id.
-        AppError::Internal(_) => {
-            "Something went wrong on our side. Quote the request id when reporting it.".into()
-        }
+        AppError::Internal(_) => "Something went wrong on our side. Quote the request id when reporting it.".into(),
         AppError::Retryable(_) => "The database was busy. Try again.".into(),
         AppError::SubscriptionEnded { trial_ended_on } => format!(
             "The free trial ended on {trial_ended_on} and no plan is active, so the account is read-only. \
@@ -171,11 +103,7 @@ impl AppError {
     }
 }
 
-pub fn problem_response(
-    status: StatusCode,
-    problem: &Problem,
-    retry_after: Option<u64>,
-) -> HttpResponse {
+pub fn problem_response(status: StatusCode, problem: &Problem, retry_after: Option<u64>) -> HttpResponse {
     let mut res = HttpResponse::build(status);
     res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
     if let Some(secs) = retry_after {
@@ -214,28 +142,14 @@ pub fn catalogue() -> Vec<AppError> {
         ModuleNotInPlan("x".into()),
         NotFound { entity: "x" },
         Conflict("x".into()),
-        InvalidState {
-            entity: "x",
-            state: "x".into(),
-            action: "x",
-        },
-        StaleVersion {
-            entity: "x",
-            current: 1,
-        },
+        InvalidState { entity: "x", state: "x".into(), action: "x" },
+        StaleVersion { entity: "x", current: 1 },
         PreconditionRequired,
         PayloadTooLarge { limit_bytes: 1 },
         UnsupportedMediaType,
-        SubscriptionEnded {
-            trial_ended_on: "x".into(),
-        },
-        PlanLimit {
-            what: "x",
-            limit: 1,
-        },
-        RateLimited {
-            retry_after_secs: 1,
-        },
+        SubscriptionEnded { trial_ended_on: "x".into() },
+        PlanLimit { what: "x", limit: 1 },
+        RateLimited { retry_after_secs: 1 },
         IdempotencyKeyReused,
         IdempotencyKeyInFlight,
         Unavailable("x".into()),
@@ -249,10 +163,7 @@ mod tests {
 
     #[test]
     fn problem_types_are_unique_per_status_and_stable() {
-        let rows: Vec<_> = catalogue()
-            .iter()
-            .map(|e| (row(e).0, row(e).2.as_u16()))
-            .collect();
+        let rows: Vec<_> = catalogue().iter().map(|e| (row(e).0, row(e).2.as_u16())).collect();
         let expected = [
             ("malformed-request", 400),
             ("validation-failed", 422),
@@ -289,11 +200,7 @@ mod tests {
 
     #[test]
     fn a_validation_problem_lists_the_fields() {
-        let p = AppError::Validation(vec![FieldError::new(
-            "lines[0].quantity",
-            "must be positive",
-        )])
-        .to_problem();
+        let p = AppError::Validation(vec![FieldError::new("lines[0].quantity", "must be positive")]).to_problem();
         let body = serde_json::to_value(&p).unwrap();
         assert_eq!(body["errors"][0]["field"], "lines[0].quantity");
         assert_eq!(body["detail"], "lines[0].quantity: must be positive");

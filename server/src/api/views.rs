@@ -58,13 +58,7 @@ pub struct RoleRef {
 }
 
 fn refs(roles: &[Role]) -> Vec<RoleRef> {
-    roles
-        .iter()
-        .map(|r| RoleRef {
-            id: r.id.0,
-            name: r.name.clone(),
-        })
-        .collect()
+    roles.iter().map(|r| RoleRef { id: r.id.0, name: r.name.clone() }).collect()
 }
 
 #[derive(Serialize, ToSchema)]

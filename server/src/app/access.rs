@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AppState, Ctx, record};
+use super::{AppState, Change, Ctx, record};
 use crate::auth::secrets::{self, API_KEY_PREFIX};
 use crate::auth::{Actor, passwords};
 use crate::domain::access::{OWNER, PermissionSet};
@@ -25,12 +25,7 @@ pub(crate) struct CachedApiKey {
 }
 
 /// Checks that `role_ids` exist and that the caller may grant them; returns them sorted.
-async fn grantable_roles(
-    tx: &TenantTx,
-    ctx: &Ctx,
-    field: &str,
-    role_ids: &[RoleId],
-) -> AppResult<Vec<Role>> {
+async fn grantable_roles(tx: &TenantTx, ctx: &Ctx, field: &str, role_ids: &[RoleId]) -> AppResult<Vec<Role>> {
     let found = roles::get_many(tx, role_ids).await?;
     let mut f = Fields::new();
     for (i, id) in role_ids.iter().enumerate() {
@@ -38,15 +33,11 @@ async fn grantable_roles(
             None => f.push(format!("{field}[{i}]"), "no such role"),
             Some(r) if !r.permissions.is_subset_of(ctx.principal.permissions) => f.push(
                 format!("{field}[{i}]"),
-                format!(
-                    "you cannot grant the role {} (it holds permissions you do not)",
-                    r.name
-                ),
+                format!("you cannot grant the role {} (it holds permissions you do not)", r.name),
             ),
-            Some(r) if r.name == OWNER && !caller_is_owner(tx, ctx).await? => f.push(
-                format!("{field}[{i}]"),
-                "only an owner can make another owner",
-            ),
+            Some(r) if r.name == OWNER && !caller_is_owner(tx, ctx).await? => {
+                f.push(format!("{field}[{i}]"), "only an owner can make another owner")
+            }
             Some(_) => {}
         }
     }
@@ -85,11 +76,7 @@ pub struct NewUser {
     pub role_ids: Vec<RoleId>,
 }
 
-pub async fn create_user(
-    app: &AppState,
-    ctx: &Ctx,
-    input: NewUser,
-) -> AppResult<(User, Vec<Role>)> {
+pub async fn create_user(app: &AppState, ctx: &Ctx, input: NewUser) -> AppResult<(User, Vec<Role>)> {
     let mut f = Fields::new();
     let email = f.check("email", Email::parse(&input.email));
     let display_name = f.check("display_name", validate::name(&input.display_name, 200));
@@ -106,10 +93,7 @@ pub async fn create_user(
     let granted = grantable_roles(&tx, ctx, "role_ids", &role_ids).await?;
     let seats = entitlements(tenant.plan).seats;
     if users::count_active(&tx).await? >= u64::from(seats) {
-        return Err(AppError::PlanLimit {
-            what: "active users",
-            limit: seats,
-        });
+        return Err(AppError::PlanLimit { what: "active users", limit: seats });
     }
     let user = User {
         id: UserId::new(),
@@ -127,26 +111,16 @@ pub async fn create_user(
         &tx,
         ctx,
         now,
-        "user.create",
-        "user",
-        Some(user.id.to_string()),
-        None,
-        Some(user_json(&user, &granted)),
+        Change::new("user.create", "user", Some(user.id.to_string()), None, Some(user_json(&user, &granted))),
     )
     .await?;
     tx.commit().await?;
     Ok((user, granted))
 }
 
-pub async fn get_user(
-    app: &AppState,
-    tenant: TenantId,
-    id: UserId,
-) -> AppResult<(User, Vec<Role>)> {
+pub async fn get_user(app: &AppState, tenant: TenantId, id: UserId) -> AppResult<(User, Vec<Role>)> {
     let tx = app.store.begin(tenant, Access::Read).await?;
-    let user = users::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "user" })?;
+    let user = users::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "user" })?;
     let roles = roles::get_many(&tx, &users::role_ids(&tx, id).await?).await?;
     tx.commit().await?;
     Ok((user, roles))
@@ -185,14 +159,8 @@ pub async fn update_user(
     patch: UserPatch,
 ) -> AppResult<(User, Vec<Role>)> {
     let mut f = Fields::new();
-    let display_name = patch
-        .display_name
-        .as_deref()
-        .map(|n| f.check("display_name", validate::name(n, 200)));
-    let password = patch
-        .password
-        .as_deref()
-        .map(|p| f.check("password", Password::parse(p)));
+    let display_name = patch.display_name.as_deref().map(|n| f.check("display_name", validate::name(n, 200)));
+    let password = patch.password.as_deref().map(|p| f.check("password", Password::parse(p)));
     f.finish()?;
     let password_hash = match password.flatten() {
         Some(p) => Some(passwords::hash_blocking(p.expose().to_owned()).await?),
@@ -201,14 +169,9 @@ pub async fn update_user(
     let tenant = app.tenant(ctx.principal.tenant).await?;
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let before = users::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "user" })?;
+    let before = users::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "user" })?;
     if before.version != if_match {
-        return Err(AppError::StaleVersion {
-            entity: "user",
-            current: before.version,
-        });
+        return Err(AppError::StaleVersion { entity: "user", current: before.version });
     }
     let before_roles = roles::get_many(&tx, &users::role_ids(&tx, id).await?).await?;
     let mut after = before.clone();
@@ -220,18 +183,12 @@ pub async fn update_user(
     }
     if let Some(active) = patch.is_active {
         if !active && ctx.principal.actor == Actor::User(id) {
-            return Err(AppError::field(
-                "is_active",
-                "you cannot deactivate yourself",
-            ));
+            return Err(AppError::field("is_active", "you cannot deactivate yourself"));
         }
         if active && !before.is_active {
             let seats = entitlements(tenant.plan).seats;
             if users::count_active(&tx).await? >= u64::from(seats) {
-                return Err(AppError::PlanLimit {
-                    what: "active users",
-                    limit: seats,
-                });
+                return Err(AppError::PlanLimit { what: "active users", limit: seats });
             }
         }
         after.is_active = active;
@@ -243,10 +200,7 @@ pub async fn update_user(
             let was_owner = before_roles.iter().any(|r| r.name == OWNER);
             let stays_owner = granted.iter().any(|r| r.name == OWNER);
             if was_owner && !stays_owner && !caller_is_owner(&tx, ctx).await? {
-                return Err(AppError::field(
-                    "role_ids",
-                    "only an owner can remove ownership",
-                ));
+                return Err(AppError::field("role_ids", "only an owner can remove ownership"));
             }
             users::set_roles(&tx, id, &ids).await?;
             granted
@@ -256,17 +210,12 @@ pub async fn update_user(
     let loses_ownership = before_roles.iter().any(|r| r.name == OWNER)
         && (!after.is_active || !after_roles.iter().any(|r| r.name == OWNER));
     if loses_ownership && active_owner_count(&tx).await? == 0 {
-        return Err(AppError::Conflict(
-            "the tenant must keep at least one active owner".into(),
-        ));
+        return Err(AppError::Conflict("the tenant must keep at least one active owner".into()));
     }
     after.updated_at = now;
     after.version = before.version + 1;
     if !users::update(&tx, &after).await? {
-        return Err(AppError::StaleVersion {
-            entity: "user",
-            current: before.version,
-        });
+        return Err(AppError::StaleVersion { entity: "user", current: before.version });
     }
     if !after.is_active || password_hash.is_some() {
         refresh_tokens::revoke_user(&tx, id, now).await?;
@@ -281,11 +230,7 @@ pub async fn update_user(
         &tx,
         ctx,
         now,
-        "user.update",
-        "user",
-        Some(id.to_string()),
-        Some(before_json),
-        Some(after_json),
+        Change::new("user.update", "user", Some(id.to_string()), Some(before_json), Some(after_json)),
     )
     .await?;
     tx.commit().await?;
@@ -297,21 +242,8 @@ async fn active_owner_count(tx: &TenantTx) -> AppResult<usize> {
     let Some(owner) = roles::find_by_name(tx, OWNER).await? else {
         return Ok(0);
     };
-    let filter = UserFilter {
-        is_active: Some(true),
-        role_id: Some(owner.id),
-        q: None,
-    };
-    Ok(users::list(
-        tx,
-        &Page {
-            limit: 1,
-            after: None,
-        },
-        &filter,
-    )
-    .await?
-    .len())
+    let filter = UserFilter { is_active: Some(true), role_id: Some(owner.id), q: None };
+    Ok(users::list(tx, &Page { limit: 1, after: None }, &filter).await?.len())
 }
 
 pub struct RoleInput {
@@ -353,10 +285,7 @@ fn role_json(r: &Role) -> serde_json::Value {
 pub async fn create_role(app: &AppState, ctx: &Ctx, input: RoleInput) -> AppResult<Role> {
     let (name, description, permissions) = parse_role(&input)?;
     if !permissions.is_subset_of(ctx.principal.permissions) {
-        return Err(AppError::field(
-            "permissions",
-            "a role cannot hold permissions you do not have",
-        ));
+        return Err(AppError::field("permissions", "a role cannot hold permissions you do not have"));
     }
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
@@ -371,26 +300,15 @@ pub async fn create_role(app: &AppState, ctx: &Ctx, input: RoleInput) -> AppResu
         version: 1,
     };
     roles::insert(&tx, &role).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        "role.create",
-        "role",
-        Some(role.id.to_string()),
-        None,
-        Some(role_json(&role)),
-    )
-    .await?;
+    record(&tx, ctx, now, Change::new("role.create", "role", Some(role.id.to_string()), None, Some(role_json(&role))))
+        .await?;
     tx.commit().await?;
     Ok(role)
 }
 
 pub async fn get_role(app: &AppState, tenant: TenantId, id: RoleId) -> AppResult<Role> {
     let tx = app.store.begin(tenant, Access::Read).await?;
-    let r = roles::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "role" })?;
+    let r = roles::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "role" })?;
     tx.commit().await?;
     Ok(r)
 }
@@ -402,61 +320,29 @@ pub async fn list_roles(app: &AppState, tenant: TenantId, page: &Page) -> AppRes
     Ok(list)
 }
 
-pub async fn update_role(
-    app: &AppState,
-    ctx: &Ctx,
-    id: RoleId,
-    if_match: i64,
-    input: RoleInput,
-) -> AppResult<Role> {
+pub async fn update_role(app: &AppState, ctx: &Ctx, id: RoleId, if_match: i64, input: RoleInput) -> AppResult<Role> {
     let (name, description, permissions) = parse_role(&input)?;
     if !permissions.is_subset_of(ctx.principal.permissions) {
-        return Err(AppError::field(
-            "permissions",
-            "a role cannot hold permissions you do not have",
-        ));
+        return Err(AppError::field("permissions", "a role cannot hold permissions you do not have"));
     }
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let before = roles::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "role" })?;
+    let before = roles::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "role" })?;
     if before.is_builtin {
-        return Err(AppError::InvalidState {
-            entity: "role",
-            state: "built-in".into(),
-            action: "changed",
-        });
+        return Err(AppError::InvalidState { entity: "role", state: "built-in".into(), action: "changed" });
     }
     if before.version != if_match {
-        return Err(AppError::StaleVersion {
-            entity: "role",
-            current: before.version,
-        });
+        return Err(AppError::StaleVersion { entity: "role", current: before.version });
     }
-    let after = Role {
-        name,
-        description,
-        permissions,
-        updated_at: now,
-        version: before.version + 1,
-        ..before.clone()
-    };
+    let after = Role { name, description, permissions, updated_at: now, version: before.version + 1, ..before.clone() };
     if !roles::update(&tx, &after).await? {
-        return Err(AppError::StaleVersion {
-            entity: "role",
-            current: before.version,
-        });
+        return Err(AppError::StaleVersion { entity: "role", current: before.version });
     }
     record(
         &tx,
         ctx,
         now,
-        "role.update",
-        "role",
-        Some(id.to_string()),
-        Some(role_json(&before)),
-        Some(role_json(&after)),
+        Change::new("role.update", "role", Some(id.to_string()), Some(role_json(&before)), Some(role_json(&after))),
     )
     .await?;
     tx.commit().await?;
@@ -467,15 +353,9 @@ pub async fn update_role(
 pub async fn delete_role(app: &AppState, ctx: &Ctx, id: RoleId) -> AppResult<()> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let role = roles::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "role" })?;
+    let role = roles::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "role" })?;
     if role.is_builtin {
-        return Err(AppError::InvalidState {
-            entity: "role",
-            state: "built-in".into(),
-            action: "deleted",
-        });
+        return Err(AppError::InvalidState { entity: "role", state: "built-in".into(), action: "deleted" });
     }
     let used = roles::usage(&tx, id).await?;
     if used > 0 {
@@ -485,17 +365,8 @@ pub async fn delete_role(app: &AppState, ctx: &Ctx, id: RoleId) -> AppResult<()>
         )));
     }
     roles::delete(&tx, id).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        "role.delete",
-        "role",
-        Some(id.to_string()),
-        Some(role_json(&role)),
-        None,
-    )
-    .await?;
+    record(&tx, ctx, now, Change::new("role.delete", "role", Some(id.to_string()), Some(role_json(&role)), None))
+        .await?;
     tx.commit().await
 }
 
@@ -506,11 +377,7 @@ pub struct NewApiKey {
 }
 
 /// Creates a key; the returned string is the only time its secret is seen.
-pub async fn create_api_key(
-    app: &AppState,
-    ctx: &Ctx,
-    input: NewApiKey,
-) -> AppResult<(ApiKey, Vec<Role>, String)> {
+pub async fn create_api_key(app: &AppState, ctx: &Ctx, input: NewApiKey) -> AppResult<(ApiKey, Vec<Role>, String)> {
     let mut f = Fields::new();
     let name = f.check("name", validate::name(&input.name, 100));
     let now = app.now();
@@ -543,40 +410,20 @@ pub async fn create_api_key(
     };
     api_keys::insert(&tx, &key, &role_ids).await?;
     let after = serde_json::json!({"name": key.name, "roles": granted.iter().map(|r| r.name.clone()).collect::<Vec<_>>(), "expires_at": key.expires_at});
-    record(
-        &tx,
-        ctx,
-        now,
-        "api_key.create",
-        "api_key",
-        Some(id.to_string()),
-        None,
-        Some(after),
-    )
-    .await?;
+    record(&tx, ctx, now, Change::new("api_key.create", "api_key", Some(id.to_string()), None, Some(after))).await?;
     tx.commit().await?;
     Ok((key, granted, minted.token))
 }
 
-pub async fn get_api_key(
-    app: &AppState,
-    tenant: TenantId,
-    id: ApiKeyId,
-) -> AppResult<(ApiKey, Vec<Role>)> {
+pub async fn get_api_key(app: &AppState, tenant: TenantId, id: ApiKeyId) -> AppResult<(ApiKey, Vec<Role>)> {
     let tx = app.store.begin(tenant, Access::Read).await?;
-    let key = api_keys::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "API key" })?;
+    let key = api_keys::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "API key" })?;
     let roles = roles::get_many(&tx, &api_keys::role_ids(&tx, id).await?).await?;
     tx.commit().await?;
     Ok((key, roles))
 }
 
-pub async fn list_api_keys(
-    app: &AppState,
-    tenant: TenantId,
-    page: &Page,
-) -> AppResult<Vec<(ApiKey, Vec<Role>)>> {
+pub async fn list_api_keys(app: &AppState, tenant: TenantId, page: &Page) -> AppResult<Vec<(ApiKey, Vec<Role>)>> {
     let tx = app.store.begin(tenant, Access::Read).await?;
     let keys = api_keys::list(&tx, page).await?;
     let mut out = Vec::with_capacity(keys.len());
@@ -588,43 +435,30 @@ pub async fn list_api_keys(
     Ok(out)
 }
 
-pub async fn revoke_api_key(
-    app: &AppState,
-    ctx: &Ctx,
-    id: ApiKeyId,
-) -> AppResult<(ApiKey, Vec<Role>)> {
+pub async fn revoke_api_key(app: &AppState, ctx: &Ctx, id: ApiKeyId) -> AppResult<(ApiKey, Vec<Role>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let key = api_keys::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "API key" })?;
+    let key = api_keys::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "API key" })?;
     if !api_keys::revoke(&tx, id, now).await? {
-        return Err(AppError::InvalidState {
-            entity: "API key",
-            state: "revoked".into(),
-            action: "revoked again",
-        });
+        return Err(AppError::InvalidState { entity: "API key", state: "revoked".into(), action: "revoked again" });
     }
     record(
         &tx,
         ctx,
         now,
-        "api_key.revoke",
-        "api_key",
-        Some(id.to_string()),
-        Some(serde_json::json!({"revoked_at": null})),
-        Some(serde_json::json!({"revoked_at": now})),
+        Change::new(
+            "api_key.revoke",
+            "api_key",
+            Some(id.to_string()),
+            Some(serde_json::json!({"revoked_at": null})),
+            Some(serde_json::json!({"revoked_at": now})),
+        ),
     )
     .await?;
     let roles = roles::get_many(&tx, &api_keys::role_ids(&tx, id).await?).await?;
     tx.commit().await?;
     app.api_keys.remove(&id.0);
-    let key = ApiKey {
-        revoked_at: Some(now),
-        updated_at: now,
-        version: key.version + 1,
-        ..key
-    };
+    let key = ApiKey { revoked_at: Some(now), updated_at: now, version: key.version + 1, ..key };
     Ok((key, roles))
 }
 

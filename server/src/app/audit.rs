@@ -6,12 +6,7 @@ use crate::error::AppResult;
 use crate::store::audit::{self, AuditEvent, AuditFilter};
 use crate::store::{Access, Page};
 
-pub async fn list(
-    app: &AppState,
-    tenant: TenantId,
-    page: &Page,
-    filter: &AuditFilter,
-) -> AppResult<Vec<AuditEvent>> {
+pub async fn list(app: &AppState, tenant: TenantId, page: &Page, filter: &AuditFilter) -> AppResult<Vec<AuditEvent>> {
     let tx = app.store.begin(tenant, Access::Read).await?;
     let events = audit::list(&tx, page, filter).await?;
     tx.commit().await?;

@@ -15,22 +15,10 @@ pub const DEMO_PASSWORD: &str = "meridian-demo";
 
 /// Staff of the demo company, one per built-in role, all with the demo password.
 const DEMO_STAFF: &[(&str, &str, &str)] = &[
-    (
-        "accountant@demo.meridian.test",
-        "Li Na (accountant)",
-        "accountant",
-    ),
+    ("accountant@demo.meridian.test", "Li Na (accountant)", "accountant"),
     ("sales@demo.meridian.test", "Wang Wei (sales)", "sales"),
-    (
-        "buyer@demo.meridian.test",
-        "Zhang Min (purchasing)",
-        "purchasing",
-    ),
-    (
-        "warehouse@demo.meridian.test",
-        "Chen Jie (warehouse)",
-        "warehouse",
-    ),
+    ("buyer@demo.meridian.test", "Zhang Min (purchasing)", "purchasing"),
+    ("warehouse@demo.meridian.test", "Chen Jie (warehouse)", "warehouse"),
     ("viewer@demo.meridian.test", "Guest viewer", "viewer"),
 ];
 

@@ -44,13 +44,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        store: Store,
-        clock: SharedClock,
-        tokens: TokenKeys,
-        limiter: RateLimiter,
-    ) -> Self {
+    pub fn new(config: Config, store: Store, clock: SharedClock, tokens: TokenKeys, limiter: RateLimiter) -> Self {
         Self {
             config,
             store,
@@ -73,9 +67,7 @@ impl AppState {
             return Ok(t);
         }
         let tx = self.store.begin_platform(Access::Read).await?;
-        let t = crate::store::tenants::get(&tx, id)
-            .await?
-            .ok_or(AppError::NotFound { entity: "tenant" })?;
+        let t = crate::store::tenants::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "tenant" })?;
         tx.commit().await?;
         self.tenants.put(id, t.clone());
         Ok(t)
@@ -94,17 +86,29 @@ pub struct Ctx {
     pub request_id: Option<String>,
 }
 
+/// One change for the audit trail: what was done to which entity, before and after.
+pub struct Change<'a> {
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+impl<'a> Change<'a> {
+    pub fn new(
+        action: &'a str,
+        entity_type: &'a str,
+        entity_id: Option<String>,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Self {
+        Self { action, entity_type, entity_id, before, after }
+    }
+}
+
 /// Records one audit row inside the caller's transaction.
-pub async fn record(
-    tx: &crate::store::TenantTx,
-    ctx: &Ctx,
-    now: DateTime<Utc>,
-    action: &str,
-    entity_type: &str,
-    entity_id: Option<String>,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> AppResult<()> {
+pub async fn record(tx: &crate::store::TenantTx, ctx: &Ctx, now: DateTime<Utc>, change: Change<'_>) -> AppResult<()> {
     audit_store::insert(
         tx,
         &audit_store::AuditEvent {
@@ -113,11 +117,11 @@ pub async fn record(
             actor_kind: ctx.principal.actor_kind().to_owned(),
             actor_id: Some(ctx.principal.actor_uuid()),
             actor_name: ctx.principal.name.clone(),
-            action: action.to_owned(),
-            entity_type: entity_type.to_owned(),
-            entity_id,
-            before,
-            after,
+            action: change.action.to_owned(),
+            entity_type: change.entity_type.to_owned(),
+            entity_id: change.entity_id,
+            before: change.before,
+            after: change.after,
             source_ip: ctx.source_ip.clone(),
             request_id: ctx.request_id.clone(),
         },
@@ -135,17 +139,12 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     const ENTRIES_MAX: usize = 50_000;
 
     fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
     }
 
     pub(crate) fn get(&self, k: &K) -> Option<V> {
         let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(k)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| v.clone())
+        map.get(k).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
     }
 
     pub(crate) fn put(&self, k: K, v: V) {
@@ -158,16 +157,10 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     }
 
     pub(crate) fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     pub(crate) fn remove(&self, k: &K) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(k);
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(k);
     }
 }

@@ -21,9 +21,7 @@ pub async fn list(app: &AppState, page: &Page) -> AppResult<Vec<TenantView>> {
 
 pub async fn get(app: &AppState, id: TenantId) -> AppResult<TenantView> {
     let tx = app.store.begin_platform(Access::Read).await?;
-    let t = tenants::get(&tx, id)
-        .await?
-        .ok_or(AppError::NotFound { entity: "tenant" })?;
+    let t = tenants::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "tenant" })?;
     tx.commit().await?;
     Ok(view(app, t))
 }
@@ -33,12 +31,7 @@ pub enum Change {
     TrialEndsAt(DateTime<Utc>),
 }
 
-pub async fn change(
-    app: &AppState,
-    id: TenantId,
-    change: Change,
-    source_ip: Option<String>,
-) -> AppResult<TenantView> {
+pub async fn change(app: &AppState, id: TenantId, change: Change, source_ip: Option<String>) -> AppResult<TenantView> {
     let now = app.now();
     if app.tenant(id).await.is_err() {
         return Err(AppError::NotFound { entity: "tenant" });
@@ -54,10 +47,7 @@ pub async fn change(
         }
         Change::TrialEndsAt(at) => {
             if at <= before.trial_ends_at {
-                return Err(AppError::field(
-                    "trial_ends_at",
-                    "an extension must end after the current trial end",
-                ));
+                return Err(AppError::field("trial_ends_at", "an extension must end after the current trial end"));
             }
             after.trial_ends_at = at;
             "tenant.trial_extended"
@@ -76,16 +66,13 @@ pub async fn change(
         source_ip,
         request_id: None,
     };
-    let snap = |t: &tenants::Tenant| serde_json::json!({"plan": t.plan.map(|p| p.as_str()), "trial_ends_at": t.trial_ends_at});
+    let snap =
+        |t: &tenants::Tenant| serde_json::json!({"plan": t.plan.map(|p| p.as_str()), "trial_ends_at": t.trial_ends_at});
     record(
         &tx,
         &ctx,
         now,
-        action,
-        "tenant",
-        Some(id.to_string()),
-        Some(snap(&before)),
-        Some(snap(&after)),
+        super::Change::new(action, "tenant", Some(id.to_string()), Some(snap(&before)), Some(snap(&after))),
     )
     .await?;
     tx.commit().await?;

@@ -42,31 +42,15 @@ pub async fn login(app: &AppState, input: LoginInput) -> AppResult<Session> {
     let email = input.email.trim().to_lowercase();
     let account_key = format!("login:acct:{}:{email}", input.tenant);
     let address_key = format!("login:ip:{}", input.source_ip.as_deref().unwrap_or("-"));
-    for (key, max) in [
-        (&account_key, LOGIN_FAILURES_PER_ACCOUNT_MAX),
-        (&address_key, LOGIN_FAILURES_PER_ADDRESS_MAX),
-    ] {
-        if let Decision::Limited { retry_after_secs } =
-            app.limiter.peek(key, max, LOGIN_WINDOW).await
-        {
+    for (key, max) in [(&account_key, LOGIN_FAILURES_PER_ACCOUNT_MAX), (&address_key, LOGIN_FAILURES_PER_ADDRESS_MAX)] {
+        if let Decision::Limited { retry_after_secs } = app.limiter.peek(key, max, LOGIN_WINDOW).await {
             return Err(AppError::RateLimited { retry_after_secs });
         }
     }
-    let result = try_login(
-        app,
-        &input.tenant,
-        &email,
-        input.password,
-        input.source_ip.clone(),
-    )
-    .await;
+    let result = try_login(app, &input.tenant, &email, input.password, input.source_ip.clone()).await;
     if matches!(result, Err(AppError::InvalidCredentials)) {
-        app.limiter
-            .hit(&account_key, LOGIN_FAILURES_PER_ACCOUNT_MAX, LOGIN_WINDOW)
-            .await;
-        app.limiter
-            .hit(&address_key, LOGIN_FAILURES_PER_ADDRESS_MAX, LOGIN_WINDOW)
-            .await;
+        app.limiter.hit(&account_key, LOGIN_FAILURES_PER_ACCOUNT_MAX, LOGIN_WINDOW).await;
+        app.limiter.hit(&address_key, LOGIN_FAILURES_PER_ADDRESS_MAX, LOGIN_WINDOW).await;
     }
     result
 }
@@ -90,10 +74,7 @@ async fn try_login(
         }
         None => None,
     };
-    let stored_hash = user
-        .as_ref()
-        .filter(|u| u.is_active)
-        .map(|u| u.password_hash.clone());
+    let stored_hash = user.as_ref().filter(|u| u.is_active).map(|u| u.password_hash.clone());
     let ok = tokio::task::spawn_blocking(move || match stored_hash {
         Some(h) => passwords::verify(&password, &h),
         None => {
@@ -119,17 +100,8 @@ async fn try_login(
         source_ip,
         request_id: None,
     };
-    super::record(
-        &tx,
-        &ctx,
-        now,
-        "session.login",
-        "user",
-        Some(user.id.to_string()),
-        None,
-        None,
-    )
-    .await?;
+    super::record(&tx, &ctx, now, super::Change::new("session.login", "user", Some(user.id.to_string()), None, None))
+        .await?;
     tx.commit().await?;
     Ok(session)
 }
@@ -146,12 +118,10 @@ pub(crate) async fn open_session(
     let role_ids = users::role_ids(tx, user.id).await?;
     let permissions = roles::permissions_of(tx, &role_ids).await?;
     let (access_token, access_token_expires_at) =
-        app.tokens
-            .issue(tx.tenant(), user.id, &user.email, permissions, now)?;
+        app.tokens.issue(tx.tenant(), user.id, &user.email, permissions, now)?;
     let id = RefreshTokenId::new();
     let minted = secrets::mint(REFRESH_TOKEN_PREFIX, tx.tenant(), id.0);
-    let refresh_token_expires_at =
-        now + chrono::Duration::seconds(app.config.refresh_token_ttl_secs);
+    let refresh_token_expires_at = now + chrono::Duration::seconds(app.config.refresh_token_ttl_secs);
     refresh_tokens::insert(
         tx,
         &RefreshToken {
@@ -184,8 +154,7 @@ fn refresh_refused(why: &str) -> AppError {
 /// Trades a refresh token for a new pair. A token is good once: presenting a used one means it
 /// was stolen or replayed, and every token of its family is revoked.
 pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
-    let parsed = secrets::parse(REFRESH_TOKEN_PREFIX, token)
-        .ok_or_else(|| refresh_refused("is malformed"))?;
+    let parsed = secrets::parse(REFRESH_TOKEN_PREFIX, token).ok_or_else(|| refresh_refused("is malformed"))?;
     let tenant = match app.tenant(parsed.tenant).await {
         Ok(t) => t,
         Err(AppError::NotFound { .. }) => return Err(refresh_refused("is not valid")),
@@ -194,8 +163,7 @@ pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
     let now = app.now();
     let tx = app.store.begin(tenant.id, Access::Write).await?;
     let stored = refresh_tokens::get(&tx, RefreshTokenId(parsed.id)).await?;
-    let Some(stored) = stored.filter(|s| secrets::secret_matches(parsed.secret, &s.secret_hash))
-    else {
+    let Some(stored) = stored.filter(|s| secrets::secret_matches(parsed.secret, &s.secret_hash)) else {
         return Err(refresh_refused("is not valid"));
     };
     if stored.revoked_at.is_some() {
@@ -204,16 +172,12 @@ pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
     if stored.used_at.is_some() || !refresh_tokens::mark_used(&tx, stored.id, now).await? {
         refresh_tokens::revoke_family(&tx, stored.family_id, now).await?;
         tx.commit().await?;
-        return Err(refresh_refused(
-            "was already used; every session of this login has been signed out",
-        ));
+        return Err(refresh_refused("was already used; every session of this login has been signed out"));
     }
     if stored.expires_at <= now {
         return Err(refresh_refused("has expired"));
     }
-    let user = users::get(&tx, stored.user_id)
-        .await?
-        .filter(|u| u.is_active);
+    let user = users::get(&tx, stored.user_id).await?.filter(|u| u.is_active);
     let Some(user) = user else {
         return Err(refresh_refused("belongs to a deactivated user"));
     };
@@ -246,19 +210,10 @@ pub async fn authenticate(app: &AppState, bearer: &str) -> AppResult<Principal> 
         return authenticate_api_key(app, bearer, now).await;
     }
     let v = app.tokens.verify(bearer, now)?;
-    Ok(Principal {
-        tenant: v.tenant,
-        actor: Actor::User(v.user),
-        name: v.email,
-        permissions: v.permissions,
-    })
+    Ok(Principal { tenant: v.tenant, actor: Actor::User(v.user), name: v.email, permissions: v.permissions })
 }
 
-async fn authenticate_api_key(
-    app: &AppState,
-    token: &str,
-    now: DateTime<Utc>,
-) -> AppResult<Principal> {
+async fn authenticate_api_key(app: &AppState, token: &str, now: DateTime<Utc>) -> AppResult<Principal> {
     let bad = || AppError::Unauthenticated("the API key is not valid".into());
     let parsed = secrets::parse(API_KEY_PREFIX, token).ok_or_else(bad)?;
     let cached = match app.api_keys.get(&parsed.id) {
@@ -268,24 +223,16 @@ async fn authenticate_api_key(
                 return Err(bad());
             }
             let tx = app.store.begin(parsed.tenant, Access::Read).await?;
-            let key = api_keys::get(&tx, ApiKeyId(parsed.id))
-                .await?
-                .ok_or_else(bad)?;
+            let key = api_keys::get(&tx, ApiKeyId(parsed.id)).await?.ok_or_else(bad)?;
             let role_ids = api_keys::role_ids(&tx, key.id).await?;
             let permissions = roles::permissions_of(&tx, &role_ids).await?;
             tx.commit().await?;
-            let c = CachedApiKey {
-                tenant: parsed.tenant,
-                key,
-                permissions,
-            };
+            let c = CachedApiKey { tenant: parsed.tenant, key, permissions };
             app.api_keys.put(parsed.id, c.clone());
             c
         }
     };
-    if cached.tenant != parsed.tenant
-        || !secrets::secret_matches(parsed.secret, &cached.key.secret_hash)
-    {
+    if cached.tenant != parsed.tenant || !secrets::secret_matches(parsed.secret, &cached.key.secret_hash) {
         return Err(bad());
     }
     if cached.key.revoked_at.is_some() {

@@ -31,22 +31,13 @@ pub struct SignupInput {
 pub async fn signup(app: &AppState, input: SignupInput) -> AppResult<Session> {
     let mut f = Fields::new();
     let name = f.check("company_name", validate::name(&input.company_name, 200));
-    let slug = input
-        .slug
-        .as_deref()
-        .map(|s| f.check("slug", validate::slug(s)));
+    let slug = input.slug.as_deref().map(|s| f.check("slug", validate::slug(s)));
     let email = f.check("admin_email", Email::parse(&input.admin_email));
-    let display = f.check(
-        "admin_name",
-        validate::name(input.admin_name.as_deref().unwrap_or("Owner"), 200),
-    );
+    let display = f.check("admin_name", validate::name(input.admin_name.as_deref().unwrap_or("Owner"), 200));
     let password = f.check("admin_password", Password::parse(&input.admin_password));
     let currency = f.check("base_currency", validate::currency(&input.base_currency));
     if !ACCOUNTING_TEMPLATES.contains(&input.accounting_template.as_str()) {
-        f.push(
-            "accounting_template",
-            format!("must be one of {}", ACCOUNTING_TEMPLATES.join(", ")),
-        );
+        f.push("accounting_template", format!("must be one of {}", ACCOUNTING_TEMPLATES.join(", ")));
     }
     f.finish()?;
     let (Some(name), Some(email), Some(display), Some(password), Some(currency)) =
@@ -61,11 +52,7 @@ pub async fn signup(app: &AppState, input: SignupInput) -> AppResult<Session> {
         None => {
             let base = validate::slug_base(&name);
             let suffix = &tenant_id.0.simple().to_string()[24..];
-            if base.is_empty() {
-                format!("co-{suffix}")
-            } else {
-                format!("{base}-{suffix}")
-            }
+            if base.is_empty() { format!("co-{suffix}") } else { format!("{base}-{suffix}") }
         }
     };
     let now = app.now();
@@ -135,11 +122,7 @@ pub async fn signup(app: &AppState, input: SignupInput) -> AppResult<Session> {
         &tx,
         &ctx,
         now,
-        "tenant.signup",
-        "tenant",
-        Some(tenant_id.to_string()),
-        None,
-        Some(after),
+        super::Change::new("tenant.signup", "tenant", Some(tenant_id.to_string()), None, Some(after)),
     )
     .await?;
     let session = open_session(app, &tx, &slug, &user, uuid::Uuid::now_v7(), now).await?;

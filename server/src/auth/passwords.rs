@@ -15,19 +15,14 @@ fn argon2() -> AppResult<Argon2<'static>> {
 
 pub fn hash(password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2()?
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(AppError::internal)?
-        .to_string())
+    Ok(argon2()?.hash_password(password.as_bytes(), &salt).map_err(AppError::internal)?.to_string())
 }
 
 pub fn verify(password: &str, hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
-    argon2()
-        .map(|a| a.verify_password(password.as_bytes(), &parsed).is_ok())
-        .unwrap_or(false)
+    argon2().map(|a| a.verify_password(password.as_bytes(), &parsed).is_ok()).unwrap_or(false)
 }
 
 /// Verifies against a fixed hash when the account does not exist, so that a login for an
@@ -39,9 +34,7 @@ pub fn verify_dummy(password: &str) {
 }
 
 pub async fn hash_blocking(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .map_err(AppError::internal)?
+    tokio::task::spawn_blocking(move || hash(&password)).await.map_err(AppError::internal)?
 }
 
 #[cfg(test)]

@@ -45,11 +45,7 @@ pub fn parse<'a>(prefix: &str, token: &'a str) -> Option<Parsed<'a>> {
     if parts.next().is_some() || secret.len() != 43 {
         return None;
     }
-    Some(Parsed {
-        tenant: TenantId(tenant),
-        id,
-        secret,
-    })
+    Some(Parsed { tenant: TenantId(tenant), id, secret })
 }
 
 pub fn hash_secret(secret: &str) -> String {
@@ -57,10 +53,7 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
-    hash_secret(secret)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into()
+    hash_secret(secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
 /// A short fingerprint of arbitrary bytes (request bodies for idempotency).

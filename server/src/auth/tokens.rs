@@ -58,15 +58,9 @@ impl TokenKeys {
     pub fn load(config: &Config) -> AppResult<Self> {
         let pem = match &config.signing_key_pem {
             Some(pem) => pem.clone(),
-            None => dev_key(
-                &config
-                    .data_dir
-                    .join("keys")
-                    .join("access-token-ed25519.pem"),
-            )?,
+            None => dev_key(&config.data_dir.join("keys").join("access-token-ed25519.pem"))?,
         };
-        let signing = SigningKey::from_pkcs8_pem(&pem)
-            .map_err(|e| AppError::internal(format!("signing key: {e}")))?;
+        let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|e| AppError::internal(format!("signing key: {e}")))?;
         let mut keys = Self::from_signing_key(&signing, config)?;
         for path in std::env::var("MERIDIAN_PREVIOUS_PUBLIC_KEY_FILES")
             .unwrap_or_default()
@@ -82,10 +76,7 @@ impl TokenKeys {
 
     pub fn from_signing_key(signing: &SigningKey, config: &Config) -> AppResult<Self> {
         let private_der = signing.to_pkcs8_der().map_err(AppError::internal)?;
-        let public_pem = signing
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(AppError::internal)?;
+        let public_pem = signing.verifying_key().to_public_key_pem(LineEnding::LF).map_err(AppError::internal)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&config.token_issuer]);
         validation.set_audience(&[&config.token_audience]);
@@ -139,8 +130,7 @@ impl TokenKeys {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        let token =
-            jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(AppError::internal)?;
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(AppError::internal)?;
         Ok((token, expires_at))
     }
 
@@ -151,21 +141,17 @@ impl TokenKeys {
             return Err(bad("uses an algorithm this server does not accept"));
         }
         let kid = header.kid.ok_or_else(|| bad("names no key"))?;
-        let key = self
-            .decoding
-            .get(&kid)
-            .ok_or_else(|| bad("was signed by an unknown key"))?;
-        let data =
-            jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind as K;
-                match e.kind() {
-                    K::InvalidIssuer => bad("has the wrong issuer"),
-                    K::InvalidAudience => bad("has the wrong audience"),
-                    K::InvalidSignature => bad("has an invalid signature"),
-                    K::MissingRequiredClaim(c) => bad(&format!("lacks the {c} claim")),
-                    _ => bad("is invalid"),
-                }
-            })?;
+        let key = self.decoding.get(&kid).ok_or_else(|| bad("was signed by an unknown key"))?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::InvalidIssuer => bad("has the wrong issuer"),
+                K::InvalidAudience => bad("has the wrong audience"),
+                K::InvalidSignature => bad("has an invalid signature"),
+                K::MissingRequiredClaim(c) => bad(&format!("lacks the {c} claim")),
+                _ => bad("is invalid"),
+            }
+        })?;
         let c = data.claims;
         if c.exp <= now.timestamp() {
             return Err(bad("has expired"));
@@ -185,10 +171,7 @@ fn dev_key(path: &Path) -> AppResult<String> {
         return Ok(pem);
     }
     let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = signing
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(AppError::internal)?
-        .to_string();
+    let pem = signing.to_pkcs8_pem(LineEnding::LF).map_err(AppError::internal)?.to_string();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(AppError::internal)?;
     }

@@ -65,10 +65,7 @@ impl Module {
 impl FromStr for Module {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Module::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| format!("unknown module {s:?}"))
+        Module::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| format!("unknown module {s:?}"))
     }
 }
 
@@ -116,9 +113,7 @@ impl fmt::Display for Permission {
 impl FromStr for Permission {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (module, action) = s
-            .split_once(':')
-            .ok_or_else(|| format!("expected module:action, got {s:?}"))?;
+        let (module, action) = s.split_once(':').ok_or_else(|| format!("expected module:action, got {s:?}"))?;
         let module = module.parse()?;
         let action = Action::ALL
             .into_iter()
@@ -136,11 +131,7 @@ impl PermissionSet {
     pub const EMPTY: PermissionSet = PermissionSet(0);
 
     pub fn all() -> Self {
-        Self::of(
-            Module::ALL
-                .into_iter()
-                .flat_map(|m| Action::ALL.map(|a| Permission::new(m, a))),
-        )
+        Self::of(Module::ALL.into_iter().flat_map(|m| Action::ALL.map(|a| Permission::new(m, a))))
     }
 
     pub fn of(perms: impl IntoIterator<Item = Permission>) -> Self {
@@ -188,11 +179,7 @@ impl PermissionSet {
                 Err(e) => errors.push((i, e)),
             }
         }
-        if errors.is_empty() {
-            Ok(set)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(set) } else { Err(errors) }
     }
 }
 
@@ -204,22 +191,11 @@ pub struct BuiltinRole {
 }
 
 fn rw(modules: &[Module]) -> Vec<Permission> {
-    modules
-        .iter()
-        .flat_map(|&m| {
-            [
-                Permission::new(m, Action::Read),
-                Permission::new(m, Action::Write),
-            ]
-        })
-        .collect()
+    modules.iter().flat_map(|&m| [Permission::new(m, Action::Read), Permission::new(m, Action::Write)]).collect()
 }
 
 fn read(modules: &[Module]) -> Vec<Permission> {
-    modules
-        .iter()
-        .map(|&m| Permission::new(m, Action::Read))
-        .collect()
+    modules.iter().map(|&m| Permission::new(m, Action::Read)).collect()
 }
 
 pub const OWNER: &str = "owner";
@@ -242,9 +218,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             use Module::*;
             let mut p = rw(&[Finance, Approvals]);
             p.push(Permission::new(Finance, Action::Approve));
-            p.extend(read(&[
-                Audit, Inventory, Sales, Purchasing, Crm, Production,
-            ]));
+            p.extend(read(&[Audit, Inventory, Sales, Purchasing, Crm, Production]));
             PermissionSet::of(p)
         },
     },

@@ -37,11 +37,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(
-    TenantId,
-    UserId,
-    RoleId,
-    ApiKeyId,
-    RefreshTokenId,
-    AuditEventId
-);
+id_type!(TenantId, UserId, RoleId, ApiKeyId, RefreshTokenId, AuditEventId);

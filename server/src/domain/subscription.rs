@@ -51,12 +51,9 @@ impl Entitlements {
 pub fn entitlements(plan: Option<Plan>) -> Entitlements {
     use Module::*;
     match plan {
-        None => Entitlements {
-            seats: 10,
-            modules: Module::BUSINESS.to_vec(),
-            plugin_slots: 3,
-            api_rate_per_minute: 6_000,
-        },
+        None => {
+            Entitlements { seats: 10, modules: Module::BUSINESS.to_vec(), plugin_slots: 3, api_rate_per_minute: 6_000 }
+        }
         Some(Plan::Starter) => Entitlements {
             seats: 5,
             modules: vec![Finance, Inventory, Sales, Purchasing, Crm],
@@ -108,11 +105,7 @@ pub fn trial_end(signed_up_at: DateTime<Utc>) -> DateTime<Utc> {
     signed_up_at + Duration::days(TRIAL_DAYS)
 }
 
-pub fn state(
-    plan: Option<Plan>,
-    trial_ends_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> SubscriptionState {
+pub fn state(plan: Option<Plan>, trial_ends_at: DateTime<Utc>, now: DateTime<Utc>) -> SubscriptionState {
     if let Some(plan) = plan {
         return SubscriptionState::Active(plan);
     }
@@ -122,10 +115,7 @@ pub fn state(
     let left = trial_ends_at - now;
     // Whole days remaining, rounded up: 14 days and 1 hour left reads "15 days left".
     let days_left = (left.num_seconds() + 86_399) / 86_400;
-    SubscriptionState::Trial {
-        days_left,
-        warn: left <= Duration::days(TRIAL_WARNING_DAYS),
-    }
+    SubscriptionState::Trial { days_left, warn: left <= Duration::days(TRIAL_WARNING_DAYS) }
 }
 
 #[cfg(test)]
@@ -139,26 +129,14 @@ mod tests {
     #[test]
     fn a_new_trial_has_fifteen_days_and_no_warning() {
         let end = trial_end(t0());
-        assert_eq!(
-            state(None, end, t0()),
-            SubscriptionState::Trial {
-                days_left: 15,
-                warn: false
-            }
-        );
+        assert_eq!(state(None, end, t0()), SubscriptionState::Trial { days_left: 15, warn: false });
     }
 
     #[test]
     fn the_warning_starts_three_days_before_the_end() {
         let end = trial_end(t0());
         let s = state(None, end, end - Duration::days(3));
-        assert_eq!(
-            s,
-            SubscriptionState::Trial {
-                days_left: 3,
-                warn: true
-            }
-        );
+        assert_eq!(s, SubscriptionState::Trial { days_left: 3, warn: true });
         assert!(matches!(
             state(None, end, end - Duration::days(3) - Duration::seconds(1)),
             SubscriptionState::Trial { warn: false, .. }

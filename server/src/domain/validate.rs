@@ -90,16 +90,10 @@ pub fn slug_base(company_name: &str) -> String {
 /// A tenant handle given by a client: what [`slug_base`] could produce.
 pub fn slug(raw: &str) -> Result<String, String> {
     let ok = (2..=63).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !raw.starts_with('-')
         && !raw.ends_with('-');
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err("must be 2-63 lower-case letters, digits or dashes".into())
-    }
+    if ok { Ok(raw.to_owned()) } else { Err("must be 2-63 lower-case letters, digits or dashes".into()) }
 }
 
 #[cfg(test)]
@@ -108,10 +102,7 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            Email::parse("  Ana@Example.COM ").unwrap().as_str(),
-            "ana@example.com"
-        );
+        assert_eq!(Email::parse("  Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
         assert!(Email::parse("not-an-email").is_err());
     }
 

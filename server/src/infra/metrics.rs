@@ -25,28 +25,13 @@ impl Metrics {
         let mut registry = Registry::with_prefix("meridian");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ])
+            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
         });
         let rate_limited = Counter::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer",
-            latency.clone(),
-        );
-        registry.register(
-            "rate_limited",
-            "Requests refused by a rate limit",
-            rate_limited.clone(),
-        );
-        Self {
-            registry,
-            requests,
-            latency,
-            rate_limited,
-        }
+        registry.register("http_request_duration_seconds", "Time to answer", latency.clone());
+        registry.register("rate_limited", "Requests refused by a rate limit", rate_limited.clone());
+        Self { registry, requests, latency, rate_limited }
     }
 
     pub fn render(&self) -> String {

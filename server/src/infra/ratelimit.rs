@@ -47,10 +47,7 @@ impl RateLimiter {
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1);
         let manager = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self {
-            redis: Some(manager),
-            ..Self::in_process()
-        })
+        Ok(Self { redis: Some(manager), ..Self::in_process() })
     }
 
     pub fn uses_redis(&self) -> bool {
@@ -59,8 +56,7 @@ impl RateLimiter {
 
     /// Whether Redis answered its last call (true when Redis is not configured).
     pub fn redis_healthy(&self) -> bool {
-        self.redis.is_none()
-            || self.redis_down_until_ms.load(Ordering::Relaxed) <= self.elapsed_ms()
+        self.redis.is_none() || self.redis_down_until_ms.load(Ordering::Relaxed) <= self.elapsed_ms()
     }
 
     pub async fn ping_redis(&self) -> Option<bool> {
@@ -91,8 +87,7 @@ impl RateLimiter {
                 Ok((count, ttl_ms)) => return decide(count, limit, add, ttl_ms),
                 Err(e) => {
                     warn!(error = %e, "redis rate limit failed; using the in-process limiter");
-                    let until =
-                        self.elapsed_ms() + i64::try_from(REDIS_BACKOFF.as_millis()).unwrap_or(0);
+                    let until = self.elapsed_ms() + i64::try_from(REDIS_BACKOFF.as_millis()).unwrap_or(0);
                     self.redis_down_until_ms.store(until, Ordering::Relaxed);
                 }
             }
@@ -103,18 +98,8 @@ impl RateLimiter {
 }
 
 fn decide(count: u64, limit: u32, add: u32, ttl_ms: u64) -> Decision {
-    let over = if add == 0 {
-        count >= u64::from(limit)
-    } else {
-        count > u64::from(limit)
-    };
-    if over {
-        Decision::Limited {
-            retry_after_secs: ttl_ms.div_ceil(1000).max(1),
-        }
-    } else {
-        Decision::Allowed
-    }
+    let over = if add == 0 { count >= u64::from(limit) } else { count > u64::from(limit) };
+    if over { Decision::Limited { retry_after_secs: ttl_ms.div_ceil(1000).max(1) } } else { Decision::Allowed }
 }
 
 /// INCRBY and set the window's expiry on first use, atomically; returns (count, ttl ms).
@@ -170,34 +155,22 @@ mod tests {
     async fn the_limit_plus_one_request_is_refused_with_a_retry_after() {
         let rl = RateLimiter::in_process();
         for _ in 0..3 {
-            assert_eq!(
-                rl.hit("k", 3, Duration::from_secs(60)).await,
-                Decision::Allowed
-            );
+            assert_eq!(rl.hit("k", 3, Duration::from_secs(60)).await, Decision::Allowed);
         }
         assert!(matches!(
             rl.hit("k", 3, Duration::from_secs(60)).await,
             Decision::Limited { retry_after_secs } if retry_after_secs <= 60
         ));
-        assert_eq!(
-            rl.hit("other", 3, Duration::from_secs(60)).await,
-            Decision::Allowed
-        );
+        assert_eq!(rl.hit("other", 3, Duration::from_secs(60)).await, Decision::Allowed);
     }
 
     #[tokio::test]
     async fn peek_counts_nothing() {
         let rl = RateLimiter::in_process();
         for _ in 0..5 {
-            assert_eq!(
-                rl.peek("k", 1, Duration::from_secs(60)).await,
-                Decision::Allowed
-            );
+            assert_eq!(rl.peek("k", 1, Duration::from_secs(60)).await, Decision::Allowed);
         }
         rl.hit("k", 1, Duration::from_secs(60)).await;
-        assert!(matches!(
-            rl.peek("k", 1, Duration::from_secs(60)).await,
-            Decision::Limited { .. }
-        ));
+        assert!(matches!(rl.peek("k", 1, Duration::from_secs(60)).await, Decision::Limited { .. }));
     }
 }

@@ -52,18 +52,14 @@ pub async fn insert(tx: &TenantTx, key: &ApiKey, roles: &[RoleId]) -> AppResult<
         updated_at: Set(key.updated_at),
         version: Set(key.version),
     };
-    api_keys::Entity::insert(am)
-        .exec_without_returning(tx.conn())
-        .await?;
+    api_keys::Entity::insert(am).exec_without_returning(tx.conn()).await?;
     if !roles.is_empty() {
         let rows = roles.iter().map(|r| api_key_roles::ActiveModel {
             tenant_id: Set(tx.tenant().0),
             api_key_id: Set(key.id.0),
             role_id: Set(r.0),
         });
-        api_key_roles::Entity::insert_many(rows)
-            .exec_without_returning(tx.conn())
-            .await?;
+        api_key_roles::Entity::insert_many(rows).exec_without_returning(tx.conn()).await?;
     }
     Ok(())
 }
@@ -108,10 +104,7 @@ pub async fn revoke(tx: &TenantTx, id: ApiKeyId, now: DateTime<Utc>) -> AppResul
     let res = api_keys::Entity::update_many()
         .col_expr(api_keys::Column::RevokedAt, Expr::value(Some(now)))
         .col_expr(api_keys::Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            api_keys::Column::Version,
-            Expr::col(api_keys::Column::Version).add(1),
-        )
+        .col_expr(api_keys::Column::Version, Expr::col(api_keys::Column::Version).add(1))
         .filter(api_keys::Column::TenantId.eq(tx.tenant().0))
         .filter(api_keys::Column::Id.eq(id.0))
         .filter(api_keys::Column::RevokedAt.is_null())

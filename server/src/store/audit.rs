@@ -59,9 +59,7 @@ pub async fn insert(tx: &TenantTx, e: &AuditEvent) -> AppResult<()> {
         source_ip: Set(e.source_ip.clone()),
         request_id: Set(e.request_id.clone()),
     };
-    audit_events::Entity::insert(am)
-        .exec_without_returning(tx.conn())
-        .await?;
+    audit_events::Entity::insert(am).exec_without_returning(tx.conn()).await?;
     Ok(())
 }
 
@@ -77,8 +75,7 @@ pub struct AuditFilter {
 
 /// Newest first: the cursor is the last id seen, and ids are time-ordered.
 pub async fn list(tx: &TenantTx, page: &Page, f: &AuditFilter) -> AppResult<Vec<AuditEvent>> {
-    let mut q =
-        audit_events::Entity::find().filter(audit_events::Column::TenantId.eq(tx.tenant().0));
+    let mut q = audit_events::Entity::find().filter(audit_events::Column::TenantId.eq(tx.tenant().0));
     if let Some(a) = f.actor_id {
         q = q.filter(audit_events::Column::ActorId.eq(a));
     }

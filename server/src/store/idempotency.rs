@@ -21,18 +21,10 @@ pub enum Claim {
     /// This request owns the key now; run it and then [`complete`] or [`release`].
     Claimed,
     /// The key was seen before with this request hash (and maybe a finished answer).
-    Existing {
-        request_hash: String,
-        response: Option<StoredResponse>,
-        created_at: DateTime<Utc>,
-    },
+    Existing { request_hash: String, response: Option<StoredResponse>, created_at: DateTime<Utc> },
 }
 
-fn key_filter(
-    tx: &TenantTx,
-    principal: &str,
-    key: &str,
-) -> sea_orm::Select<idempotency_keys::Entity> {
+fn key_filter(tx: &TenantTx, principal: &str, key: &str) -> sea_orm::Select<idempotency_keys::Entity> {
     idempotency_keys::Entity::find()
         .filter(idempotency_keys::Column::TenantId.eq(tx.tenant().0))
         .filter(idempotency_keys::Column::Principal.eq(principal))
@@ -91,10 +83,7 @@ pub async fn claim(
             response: match (m.status_code, m.response_body) {
                 (Some(status), Some(body)) => Some(StoredResponse {
                     status: u16::try_from(status).unwrap_or(500),
-                    headers: m
-                        .response_headers
-                        .and_then(|h| serde_json::from_value(h).ok())
-                        .unwrap_or_default(),
+                    headers: m.response_headers.and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default(),
                     body,
                 }),
                 _ => None,
@@ -104,27 +93,14 @@ pub async fn claim(
     })
 }
 
-pub async fn complete(
-    tx: &TenantTx,
-    principal: &str,
-    key: &str,
-    response: &StoredResponse,
-) -> AppResult<()> {
+pub async fn complete(tx: &TenantTx, principal: &str, key: &str, response: &StoredResponse) -> AppResult<()> {
     idempotency_keys::Entity::update_many()
-        .col_expr(
-            idempotency_keys::Column::StatusCode,
-            Expr::value(Some(i32::from(response.status))),
-        )
+        .col_expr(idempotency_keys::Column::StatusCode, Expr::value(Some(i32::from(response.status))))
         .col_expr(
             idempotency_keys::Column::ResponseHeaders,
-            Expr::value(Some(
-                serde_json::to_value(&response.headers).unwrap_or_default(),
-            )),
+            Expr::value(Some(serde_json::to_value(&response.headers).unwrap_or_default())),
         )
-        .col_expr(
-            idempotency_keys::Column::ResponseBody,
-            Expr::value(Some(response.body.clone())),
-        )
+        .col_expr(idempotency_keys::Column::ResponseBody, Expr::value(Some(response.body.clone())))
         .filter(idempotency_keys::Column::TenantId.eq(tx.tenant().0))
         .filter(idempotency_keys::Column::Principal.eq(principal))
         .filter(idempotency_keys::Column::IdempotencyKey.eq(key))

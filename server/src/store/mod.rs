@@ -19,9 +19,8 @@ use std::time::Duration;
 use meridian_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tracing::{info, warn};
 
@@ -139,9 +138,7 @@ impl Store {
     }
 
     pub async fn begin_platform(&self, access: Access) -> AppResult<PlatformTx> {
-        Ok(PlatformTx {
-            tx: self.begin_raw(access).await?,
-        })
+        Ok(PlatformTx { tx: self.begin_raw(access).await? })
     }
 
     async fn begin_raw(&self, access: Access) -> Result<DatabaseTransaction, DbErr> {
@@ -152,10 +149,9 @@ impl Store {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
             },
-            (DbBackend::Postgres, Access::Read) => TransactionOptions {
-                access_mode: Some(AccessMode::ReadOnly),
-                ..Default::default()
-            },
+            (DbBackend::Postgres, Access::Read) => {
+                TransactionOptions { access_mode: Some(AccessMode::ReadOnly), ..Default::default() }
+            }
             _ => TransactionOptions::default(),
         };
         self.db.begin_with_options(options).await
@@ -169,16 +165,11 @@ impl Store {
     /// Counts every row of `table` with no tenant filter in the SQL, through the server's own
     /// connection role, either outside any tenant scope or inside `tenant`'s. Only for tests
     /// that prove row-level security holds; the server never calls it.
-    pub async fn count_rows_unfiltered(
-        &self,
-        tenant: Option<TenantId>,
-        table: &str,
-    ) -> AppResult<i64> {
+    pub async fn count_rows_unfiltered(&self, tenant: Option<TenantId>, table: &str) -> AppResult<i64> {
         if !table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
             return Err(AppError::internal("bad table name"));
         }
-        let stmt =
-            Statement::from_string(self.backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
+        let stmt = Statement::from_string(self.backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
         let row = match tenant {
             Some(t) => {
                 let tx = self.begin(t, Access::Read).await?;
@@ -188,9 +179,7 @@ impl Store {
             }
             None => self.db.query_one_raw(stmt).await?,
         };
-        Ok(row
-            .ok_or_else(|| AppError::internal("no row"))?
-            .try_get::<i64>("", "n")?)
+        Ok(row.ok_or_else(|| AppError::internal("no row"))?.try_get::<i64>("", "n")?)
     }
 
     /// Tries to rewrite the tenant's audit rows through the server's own role; the schema must
@@ -198,10 +187,7 @@ impl Store {
     pub async fn try_tamper_audit(&self, tenant: TenantId) -> AppResult<()> {
         let tx = self.begin(tenant, Access::Write).await?;
         tx.tx
-            .execute_raw(Statement::from_string(
-                self.backend(),
-                "UPDATE audit_events SET action = 'tampered'",
-            ))
+            .execute_raw(Statement::from_string(self.backend(), "UPDATE audit_events SET action = 'tampered'"))
             .await?;
         tx.commit().await
     }
@@ -240,10 +226,7 @@ pub(crate) fn db_code(e: &DbErr) -> Option<String> {
         _ => return None,
     };
     match runtime {
-        RuntimeErr::SqlxError(sqlx_err) => sqlx_err
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned()),
+        RuntimeErr::SqlxError(sqlx_err) => sqlx_err.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned()),
         _ => None,
     }
 }
@@ -269,17 +252,12 @@ pub enum StoreError {
 }
 
 fn prepare_sqlite_dir(url: &str) -> Result<(), StoreError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or("");
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(dir) = std::path::Path::new(path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     Ok(())
@@ -307,21 +285,14 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
-async fn prepare_postgres(
-    owner: &DatabaseConnection,
-    config: &Config,
-    owner_url: &str,
-) -> Result<String, StoreError> {
+async fn prepare_postgres(owner: &DatabaseConnection, config: &Config, owner_url: &str) -> Result<String, StoreError> {
     migrate(owner).await?;
     let runtime_url = &config.database_url;
     let same_url = runtime_url == owner_url;
     let runtime_user = if same_url {
         current_user(owner).await?
     } else {
-        url::Url::parse(runtime_url)
-            .map_err(|e| StoreError::Url(e.to_string()))?
-            .username()
-            .to_owned()
+        url::Url::parse(runtime_url).map_err(|e| StoreError::Url(e.to_string()))?.username().to_owned()
     };
     let switch = role_bypasses_rls(owner, Some(&runtime_user)).await?;
     let (role, url) = if switch {
@@ -335,10 +306,8 @@ async fn prepare_postgres(
         );
         create_app_role(owner, role).await?;
         let mut url = url::Url::parse(runtime_url).map_err(|e| StoreError::Url(e.to_string()))?;
-        url.set_username(role)
-            .map_err(|_| StoreError::Url("cannot set user".into()))?;
-        url.set_password(None)
-            .map_err(|_| StoreError::Url("cannot set password".into()))?;
+        url.set_username(role).map_err(|_| StoreError::Url("cannot set user".into()))?;
+        url.set_password(None).map_err(|_| StoreError::Url("cannot set password".into()))?;
         (role.clone(), url.to_string())
     } else {
         (runtime_user.clone(), runtime_url.clone())
@@ -351,10 +320,7 @@ async fn prepare_postgres(
 
 async fn current_user(db: &DatabaseConnection) -> Result<String, DbErr> {
     let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT current_user::text AS u",
-        ))
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_user::text AS u"))
         .await?
         .ok_or_else(|| DbErr::Custom("current_user returned nothing".into()))?;
     row.try_get("", "u")
@@ -475,14 +441,7 @@ async fn sqlite_columns(db: &DatabaseConnection, table: &str) -> AppResult<Vec<(
             [table.into()],
         ))
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String>("", "name")?,
-                r.try_get::<i64>("", "pk")?,
-            ))
-        })
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get::<String>("", "name")?, r.try_get::<i64>("", "pk")?))).collect()
 }
 
 async fn sqlite_table_report(db: &DatabaseConnection, table: &str) -> AppResult<TenantTableReport> {
@@ -499,11 +458,7 @@ async fn sqlite_table_report(db: &DatabaseConnection, table: &str) -> AppResult<
         let id: i64 = r.try_get("", "id")?;
         let target: String = r.try_get("", "target")?;
         let col: String = r.try_get("", "col")?;
-        groups
-            .entry(id)
-            .or_insert_with(|| (target, Vec::new()))
-            .1
-            .push(col);
+        groups.entry(id).or_insert_with(|| (target, Vec::new())).1.push(col);
     }
     let foreign_keys_without_tenant = groups
         .into_values()
@@ -522,10 +477,8 @@ async fn sqlite_table_report(db: &DatabaseConnection, table: &str) -> AppResult<
 async fn pg_table_report(db: &DatabaseConnection, table: &str) -> AppResult<TenantTableReport> {
     let one = |sql: &str| Statement::from_sql_and_values(DbBackend::Postgres, sql, [table.into()]);
     let first = db
-        .query_one_raw(one(
-            "SELECT column_name::text AS c FROM information_schema.columns
-             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position LIMIT 1",
-        ))
+        .query_one_raw(one("SELECT column_name::text AS c FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position LIMIT 1"))
         .await?
         .map(|r| r.try_get::<String>("", "c"))
         .transpose()?;
@@ -537,22 +490,19 @@ async fn pg_table_report(db: &DatabaseConnection, table: &str) -> AppResult<Tena
         .map(|r| r.try_get::<String>("", "c"))
         .transpose()?;
     let fk_rows = db
-        .query_all_raw(one(
-            "SELECT c.conname::text AS name, c.confrelid::regclass::text AS target,
+        .query_all_raw(one("SELECT c.conname::text AS name, c.confrelid::regclass::text AS target,
                     EXISTS (SELECT 1 FROM unnest(c.conkey) k
                             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k
                             WHERE a.attname = 'tenant_id') AS has_tenant
              FROM pg_constraint c
-             WHERE c.conrelid = ('public.' || $1)::regclass AND c.contype = 'f'",
-        ))
+             WHERE c.conrelid = ('public.' || $1)::regclass AND c.contype = 'f'"))
         .await?;
     let mut foreign_keys_without_tenant = Vec::new();
     for r in &fk_rows {
         let target: String = r.try_get("", "target")?;
         let has_tenant: bool = r.try_get("", "has_tenant")?;
         if target != "tenants" && !has_tenant {
-            foreign_keys_without_tenant
-                .push(format!("{} -> {target}", r.try_get::<String>("", "name")?));
+            foreign_keys_without_tenant.push(format!("{} -> {target}", r.try_get::<String>("", "name")?));
         }
     }
     let rls = db

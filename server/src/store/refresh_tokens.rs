@@ -49,9 +49,7 @@ pub async fn insert(tx: &TenantTx, t: &RefreshToken) -> AppResult<()> {
         used_at: Set(t.used_at),
         revoked_at: Set(t.revoked_at),
     };
-    refresh_tokens::Entity::insert(am)
-        .exec_without_returning(tx.conn())
-        .await?;
+    refresh_tokens::Entity::insert(am).exec_without_returning(tx.conn()).await?;
     Ok(())
 }
 
@@ -78,11 +76,7 @@ pub async fn mark_used(tx: &TenantTx, id: RefreshTokenId, now: DateTime<Utc>) ->
 }
 
 /// Revokes every token of a family; returns how many were still live.
-pub async fn revoke_family(
-    tx: &TenantTx,
-    family: uuid::Uuid,
-    now: DateTime<Utc>,
-) -> AppResult<u64> {
+pub async fn revoke_family(tx: &TenantTx, family: uuid::Uuid, now: DateTime<Utc>) -> AppResult<u64> {
     let res = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
         .filter(refresh_tokens::Column::TenantId.eq(tx.tenant().0))

@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::entities::{api_key_roles, roles, user_roles};
 use super::{Page, TenantTx, is_unique_violation};
@@ -60,15 +58,9 @@ pub async fn insert(tx: &TenantTx, role: &Role) -> AppResult<()> {
         updated_at: Set(role.updated_at),
         version: Set(role.version),
     };
-    match roles::Entity::insert(am)
-        .exec_without_returning(tx.conn())
-        .await
-    {
+    match roles::Entity::insert(am).exec_without_returning(tx.conn()).await {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(AppError::field(
-            "name",
-            "a role with this name already exists",
-        )),
+        Err(e) if is_unique_violation(&e) => Err(AppError::field("name", "a role with this name already exists")),
         Err(e) => Err(e.into()),
     }
 }
@@ -122,23 +114,14 @@ pub async fn get_many(tx: &TenantTx, ids: &[RoleId]) -> AppResult<Vec<Role>> {
 
 /// The union of the permissions of the given roles.
 pub async fn permissions_of(tx: &TenantTx, ids: &[RoleId]) -> AppResult<PermissionSet> {
-    Ok(get_many(tx, ids)
-        .await?
-        .into_iter()
-        .fold(PermissionSet::EMPTY, |acc, r| acc.union(r.permissions)))
+    Ok(get_many(tx, ids).await?.into_iter().fold(PermissionSet::EMPTY, |acc, r| acc.union(r.permissions)))
 }
 
 pub async fn update(tx: &TenantTx, role: &Role) -> AppResult<bool> {
     let res = roles::Entity::update_many()
         .col_expr(roles::Column::Name, Expr::value(role.name.clone()))
-        .col_expr(
-            roles::Column::Description,
-            Expr::value(role.description.clone()),
-        )
-        .col_expr(
-            roles::Column::Permissions,
-            Expr::value(perms_json(role.permissions)),
-        )
+        .col_expr(roles::Column::Description, Expr::value(role.description.clone()))
+        .col_expr(roles::Column::Permissions, Expr::value(perms_json(role.permissions)))
         .col_expr(roles::Column::UpdatedAt, Expr::value(role.updated_at))
         .col_expr(roles::Column::Version, Expr::value(role.version))
         .filter(roles::Column::TenantId.eq(tx.tenant().0))
@@ -148,10 +131,7 @@ pub async fn update(tx: &TenantTx, role: &Role) -> AppResult<bool> {
         .await;
     match res {
         Ok(r) => Ok(r.rows_affected == 1),
-        Err(e) if is_unique_violation(&e) => Err(AppError::field(
-            "name",
-            "a role with this name already exists",
-        )),
+        Err(e) if is_unique_violation(&e) => Err(AppError::field("name", "a role with this name already exists")),
         Err(e) => Err(e.into()),
     }
 }

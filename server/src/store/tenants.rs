@@ -47,9 +47,7 @@ impl From<tenants::Model> for Tenant {
 /// `Ok(false)`.
 pub async fn insert(tx: &TenantTx, t: &Tenant) -> AppResult<bool> {
     if t.id != tx.tenant() {
-        return Err(AppError::internal(
-            "tenant row must match the transaction's tenant",
-        ));
+        return Err(AppError::internal("tenant row must match the transaction's tenant"));
     }
     let am = tenants::ActiveModel {
         id: Set(t.id.0),
@@ -64,10 +62,7 @@ pub async fn insert(tx: &TenantTx, t: &Tenant) -> AppResult<bool> {
         updated_at: Set(t.updated_at),
         version: Set(t.version),
     };
-    match tenants::Entity::insert(am)
-        .exec_without_returning(tx.conn())
-        .await
-    {
+    match tenants::Entity::insert(am).exec_without_returning(tx.conn()).await {
         Ok(_) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e.into()),
@@ -84,18 +79,11 @@ pub async fn current(tx: &TenantTx) -> AppResult<Tenant> {
 }
 
 pub async fn get(tx: &PlatformTx, id: TenantId) -> AppResult<Option<Tenant>> {
-    Ok(tenants::Entity::find_by_id(id.0)
-        .one(tx.conn())
-        .await?
-        .map(Tenant::from))
+    Ok(tenants::Entity::find_by_id(id.0).one(tx.conn()).await?.map(Tenant::from))
 }
 
 pub async fn find_by_slug(tx: &PlatformTx, slug: &str) -> AppResult<Option<Tenant>> {
-    Ok(tenants::Entity::find()
-        .filter(tenants::Column::Slug.eq(slug))
-        .one(tx.conn())
-        .await?
-        .map(Tenant::from))
+    Ok(tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).one(tx.conn()).await?.map(Tenant::from))
 }
 
 pub async fn list(tx: &PlatformTx, page: &Page) -> AppResult<Vec<Tenant>> {
@@ -115,14 +103,8 @@ pub async fn list(tx: &PlatformTx, page: &Page) -> AppResult<Vec<Tenant>> {
 /// Saves plan and trial fields of the transaction's tenant.
 pub async fn update_subscription(tx: &TenantTx, t: &Tenant) -> AppResult<()> {
     tenants::Entity::update_many()
-        .col_expr(
-            tenants::Column::Plan,
-            Expr::value(t.plan.map(|p| p.as_str().to_owned())),
-        )
-        .col_expr(
-            tenants::Column::PlanStartedAt,
-            Expr::value(t.plan_started_at),
-        )
+        .col_expr(tenants::Column::Plan, Expr::value(t.plan.map(|p| p.as_str().to_owned())))
+        .col_expr(tenants::Column::PlanStartedAt, Expr::value(t.plan_started_at))
         .col_expr(tenants::Column::TrialEndsAt, Expr::value(t.trial_ends_at))
         .col_expr(tenants::Column::UpdatedAt, Expr::value(t.updated_at))
         .col_expr(tenants::Column::Version, Expr::value(t.version))

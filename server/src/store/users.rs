@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use super::entities::{user_roles, users};
@@ -54,15 +52,9 @@ pub async fn insert(tx: &TenantTx, user: &User) -> AppResult<()> {
         updated_at: Set(user.updated_at),
         version: Set(user.version),
     };
-    match users::Entity::insert(am)
-        .exec_without_returning(tx.conn())
-        .await
-    {
+    match users::Entity::insert(am).exec_without_returning(tx.conn()).await {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(AppError::field(
-            "email",
-            "a user with this email already exists",
-        )),
+        Err(e) if is_unique_violation(&e) => Err(AppError::field("email", "a user with this email already exists")),
         Err(e) => Err(e.into()),
     }
 }
@@ -99,11 +91,7 @@ pub async fn list(tx: &TenantTx, page: &Page, filter: &UserFilter) -> AppResult<
     }
     if let Some(text) = &filter.q {
         let like = format!("%{}%", text.to_lowercase());
-        q = q.filter(
-            users::Column::Email
-                .like(like.clone())
-                .or(Expr::col(users::Column::DisplayName).like(like)),
-        );
+        q = q.filter(users::Column::Email.like(like.clone()).or(Expr::col(users::Column::DisplayName).like(like)));
     }
     if let Some(role) = filter.role_id {
         let ids: Vec<Uuid> = user_roles::Entity::find()
@@ -139,14 +127,8 @@ pub async fn count_active(tx: &TenantTx) -> AppResult<u64> {
 /// Writes the edited fields if the stored version is still `user.version - 1`.
 pub async fn update(tx: &TenantTx, user: &User) -> AppResult<bool> {
     let res = users::Entity::update_many()
-        .col_expr(
-            users::Column::DisplayName,
-            Expr::value(user.display_name.clone()),
-        )
-        .col_expr(
-            users::Column::PasswordHash,
-            Expr::value(user.password_hash.clone()),
-        )
+        .col_expr(users::Column::DisplayName, Expr::value(user.display_name.clone()))
+        .col_expr(users::Column::PasswordHash, Expr::value(user.password_hash.clone()))
         .col_expr(users::Column::IsActive, Expr::value(user.is_active))
         .col_expr(users::Column::UpdatedAt, Expr::value(user.updated_at))
         .col_expr(users::Column::Version, Expr::value(user.version))
@@ -184,8 +166,6 @@ pub async fn set_roles(tx: &TenantTx, user: UserId, roles: &[RoleId]) -> AppResu
         user_id: Set(user.0),
         role_id: Set(r.0),
     });
-    user_roles::Entity::insert_many(rows)
-        .exec_without_returning(tx.conn())
-        .await?;
+    user_roles::Entity::insert_many(rows).exec_without_returning(tx.conn()).await?;
     Ok(())
 }
