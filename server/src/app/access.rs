@@ -25,7 +25,7 @@ pub(crate) struct CachedApiKey {
 }
 
 /// Checks that `role_ids` exist and that the caller may grant them; returns them sorted.
-async fn grantable_roles(tx: &TenantTx, ctx: &Ctx, field: &str, role_ids: &[RoleId]) -> AppResult<Vec<Role>> {
+async fn grantable_roles(tx: &TenantTx<'_>, ctx: &Ctx, field: &str, role_ids: &[RoleId]) -> AppResult<Vec<Role>> {
     let found = roles::get_many(tx, role_ids).await?;
     let mut f = Fields::new();
     for (i, id) in role_ids.iter().enumerate() {
@@ -45,7 +45,7 @@ async fn grantable_roles(tx: &TenantTx, ctx: &Ctx, field: &str, role_ids: &[Role
     Ok(found)
 }
 
-async fn caller_is_owner(tx: &TenantTx, ctx: &Ctx) -> AppResult<bool> {
+async fn caller_is_owner(tx: &TenantTx<'_>, ctx: &Ctx) -> AppResult<bool> {
     let Actor::User(me) = ctx.principal.actor else {
         return Ok(false);
     };
@@ -121,7 +121,7 @@ pub async fn create_user(app: &AppState, ctx: &Ctx, input: NewUser) -> AppResult
 pub async fn get_user(app: &AppState, tenant: TenantId, id: UserId) -> AppResult<(User, Vec<Role>)> {
     let tx = app.store.begin(tenant, Access::Read).await?;
     let user = users::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "user" })?;
-    let roles = roles::get_many(&tx, &users::role_ids(&tx, id).await?).await?;
+    let roles = roles::of_user(&tx, id).await?;
     tx.commit().await?;
     Ok((user, roles))
 }
@@ -136,7 +136,7 @@ pub async fn list_users(
     let list = users::list(&tx, page, filter).await?;
     let mut out = Vec::with_capacity(list.len());
     for u in list {
-        let r = roles::get_many(&tx, &users::role_ids(&tx, u.id).await?).await?;
+        let r = roles::of_user(&tx, u.id).await?;
         out.push((u, r));
     }
     tx.commit().await?;
@@ -173,7 +173,7 @@ pub async fn update_user(
     if before.version != if_match {
         return Err(AppError::StaleVersion { entity: "user", current: before.version });
     }
-    let before_roles = roles::get_many(&tx, &users::role_ids(&tx, id).await?).await?;
+    let before_roles = roles::of_user(&tx, id).await?;
     let mut after = before.clone();
     if let Some(n) = display_name.flatten() {
         after.display_name = n;
@@ -238,7 +238,7 @@ pub async fn update_user(
 }
 
 /// Active users holding the owner role, counted inside the transaction after its changes.
-async fn active_owner_count(tx: &TenantTx) -> AppResult<usize> {
+async fn active_owner_count(tx: &TenantTx<'_>) -> AppResult<usize> {
     let Some(owner) = roles::find_by_name(tx, OWNER).await? else {
         return Ok(0);
     };

@@ -31,6 +31,9 @@ const TENANT_CACHE_TTL: Duration = Duration::from_secs(10);
 /// How long a node trusts a cached API key (revocation on another node takes at most this).
 const API_KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 
+/// How long a verified access token is remembered (its own expiry still applies).
+const VERIFIED_TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
+
 /// Everything a use case may need, shared by all workers.
 pub struct AppState {
     pub config: Config,
@@ -41,6 +44,7 @@ pub struct AppState {
     pub metrics: Metrics,
     tenants: TtlCache<TenantId, Tenant>,
     pub(crate) api_keys: TtlCache<uuid::Uuid, access::CachedApiKey>,
+    pub(crate) verified_tokens: TtlCache<String, crate::auth::tokens::VerifiedAccess>,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             metrics: Metrics::new(),
             tenants: TtlCache::new(TENANT_CACHE_TTL),
             api_keys: TtlCache::new(API_KEY_CACHE_TTL),
+            verified_tokens: TtlCache::new(VERIFIED_TOKEN_CACHE_TTL),
         }
     }
 
@@ -108,7 +113,12 @@ impl<'a> Change<'a> {
 }
 
 /// Records one audit row inside the caller's transaction.
-pub async fn record(tx: &crate::store::TenantTx, ctx: &Ctx, now: DateTime<Utc>, change: Change<'_>) -> AppResult<()> {
+pub async fn record(
+    tx: &crate::store::TenantTx<'_>,
+    ctx: &Ctx,
+    now: DateTime<Utc>,
+    change: Change<'_>,
+) -> AppResult<()> {
     audit_store::insert(
         tx,
         &audit_store::AuditEvent {

@@ -45,7 +45,9 @@ pub struct TokenKeys {
     ttl: Duration,
 }
 
+#[derive(Clone, Debug)]
 pub struct VerifiedAccess {
+    pub expires_at: DateTime<Utc>,
     pub tenant: TenantId,
     pub user: UserId,
     pub email: String,
@@ -158,6 +160,7 @@ impl TokenKeys {
         }
         let parse = |s: &str| uuid::Uuid::parse_str(s).map_err(|_| bad("is invalid"));
         Ok(VerifiedAccess {
+            expires_at: DateTime::from_timestamp(c.exp, 0).ok_or_else(|| bad("is invalid"))?,
             tenant: TenantId(parse(&c.tid)?),
             user: UserId(parse(&c.sub)?),
             email: c.em,

@@ -39,7 +39,7 @@ impl From<api_keys::Model> for ApiKey {
     }
 }
 
-pub async fn insert(tx: &TenantTx, key: &ApiKey, roles: &[RoleId]) -> AppResult<()> {
+pub async fn insert(tx: &TenantTx<'_>, key: &ApiKey, roles: &[RoleId]) -> AppResult<()> {
     let am = api_keys::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         id: Set(key.id.0),
@@ -64,7 +64,7 @@ pub async fn insert(tx: &TenantTx, key: &ApiKey, roles: &[RoleId]) -> AppResult<
     Ok(())
 }
 
-pub async fn get(tx: &TenantTx, id: ApiKeyId) -> AppResult<Option<ApiKey>> {
+pub async fn get(tx: &TenantTx<'_>, id: ApiKeyId) -> AppResult<Option<ApiKey>> {
     Ok(api_keys::Entity::find()
         .filter(api_keys::Column::TenantId.eq(tx.tenant().0))
         .filter(api_keys::Column::Id.eq(id.0))
@@ -73,7 +73,7 @@ pub async fn get(tx: &TenantTx, id: ApiKeyId) -> AppResult<Option<ApiKey>> {
         .map(ApiKey::from))
 }
 
-pub async fn list(tx: &TenantTx, page: &Page) -> AppResult<Vec<ApiKey>> {
+pub async fn list(tx: &TenantTx<'_>, page: &Page) -> AppResult<Vec<ApiKey>> {
     let mut q = api_keys::Entity::find().filter(api_keys::Column::TenantId.eq(tx.tenant().0));
     if let Some(after) = page.after {
         q = q.filter(api_keys::Column::Id.gt(after));
@@ -87,7 +87,7 @@ pub async fn list(tx: &TenantTx, page: &Page) -> AppResult<Vec<ApiKey>> {
         .collect())
 }
 
-pub async fn role_ids(tx: &TenantTx, id: ApiKeyId) -> AppResult<Vec<RoleId>> {
+pub async fn role_ids(tx: &TenantTx<'_>, id: ApiKeyId) -> AppResult<Vec<RoleId>> {
     Ok(api_key_roles::Entity::find()
         .filter(api_key_roles::Column::TenantId.eq(tx.tenant().0))
         .filter(api_key_roles::Column::ApiKeyId.eq(id.0))
@@ -100,7 +100,7 @@ pub async fn role_ids(tx: &TenantTx, id: ApiKeyId) -> AppResult<Vec<RoleId>> {
 }
 
 /// Marks the key revoked; false when it was already revoked.
-pub async fn revoke(tx: &TenantTx, id: ApiKeyId, now: DateTime<Utc>) -> AppResult<bool> {
+pub async fn revoke(tx: &TenantTx<'_>, id: ApiKeyId, now: DateTime<Utc>) -> AppResult<bool> {
     let res = api_keys::Entity::update_many()
         .col_expr(api_keys::Column::RevokedAt, Expr::value(Some(now)))
         .col_expr(api_keys::Column::UpdatedAt, Expr::value(now))

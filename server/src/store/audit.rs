@@ -43,7 +43,7 @@ impl From<audit_events::Model> for AuditEvent {
     }
 }
 
-pub async fn insert(tx: &TenantTx, e: &AuditEvent) -> AppResult<()> {
+pub async fn insert(tx: &TenantTx<'_>, e: &AuditEvent) -> AppResult<()> {
     let am = audit_events::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         id: Set(e.id.0),
@@ -74,7 +74,7 @@ pub struct AuditFilter {
 }
 
 /// Newest first: the cursor is the last id seen, and ids are time-ordered.
-pub async fn list(tx: &TenantTx, page: &Page, f: &AuditFilter) -> AppResult<Vec<AuditEvent>> {
+pub async fn list(tx: &TenantTx<'_>, page: &Page, f: &AuditFilter) -> AppResult<Vec<AuditEvent>> {
     let mut q = audit_events::Entity::find().filter(audit_events::Column::TenantId.eq(tx.tenant().0));
     if let Some(a) = f.actor_id {
         q = q.filter(audit_events::Column::ActorId.eq(a));

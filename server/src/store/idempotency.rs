@@ -24,7 +24,7 @@ pub enum Claim {
     Existing { request_hash: String, response: Option<StoredResponse>, created_at: DateTime<Utc> },
 }
 
-fn key_filter(tx: &TenantTx, principal: &str, key: &str) -> sea_orm::Select<idempotency_keys::Entity> {
+fn key_filter(tx: &TenantTx<'_>, principal: &str, key: &str) -> sea_orm::Select<idempotency_keys::Entity> {
     idempotency_keys::Entity::find()
         .filter(idempotency_keys::Column::TenantId.eq(tx.tenant().0))
         .filter(idempotency_keys::Column::Principal.eq(principal))
@@ -34,7 +34,7 @@ fn key_filter(tx: &TenantTx, principal: &str, key: &str) -> sea_orm::Select<idem
 /// Inserts the key as in-flight, or returns what is stored under it. Entries older than
 /// `expired_before` are replaced.
 pub async fn claim(
-    tx: &TenantTx,
+    tx: &TenantTx<'_>,
     principal: &str,
     key: &str,
     request_hash: &str,
@@ -93,7 +93,7 @@ pub async fn claim(
     })
 }
 
-pub async fn complete(tx: &TenantTx, principal: &str, key: &str, response: &StoredResponse) -> AppResult<()> {
+pub async fn complete(tx: &TenantTx<'_>, principal: &str, key: &str, response: &StoredResponse) -> AppResult<()> {
     idempotency_keys::Entity::update_many()
         .col_expr(idempotency_keys::Column::StatusCode, Expr::value(Some(i32::from(response.status))))
         .col_expr(
@@ -110,7 +110,7 @@ pub async fn complete(tx: &TenantTx, principal: &str, key: &str, response: &Stor
 }
 
 /// Forgets an in-flight key whose request failed on the server's side, so it can be retried.
-pub async fn release(tx: &TenantTx, principal: &str, key: &str) -> AppResult<()> {
+pub async fn release(tx: &TenantTx<'_>, principal: &str, key: &str) -> AppResult<()> {
     idempotency_keys::Entity::delete_many()
         .filter(idempotency_keys::Column::TenantId.eq(tx.tenant().0))
         .filter(idempotency_keys::Column::Principal.eq(principal))

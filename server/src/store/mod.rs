@@ -19,7 +19,7 @@ use std::time::Duration;
 use meridian_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseExecutor, DbBackend, DbErr,
     RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tracing::{info, warn};
@@ -45,37 +45,44 @@ pub enum Access {
 
 /// A transaction scoped to one tenant. Repository functions read `tenant()` for every filter
 /// and every insert; the connection itself is visible only inside the store.
-pub struct TenantTx {
-    tx: DatabaseTransaction,
+pub struct TenantTx<'s> {
+    tx: DatabaseExecutor<'s>,
     tenant: TenantId,
 }
 
-impl TenantTx {
+impl TenantTx<'_> {
     pub fn tenant(&self) -> TenantId {
         self.tenant
     }
 
-    pub(in crate::store) fn conn(&self) -> &DatabaseTransaction {
+    pub(in crate::store) fn conn(&self) -> &DatabaseExecutor<'_> {
         &self.tx
     }
 
     pub async fn commit(self) -> AppResult<()> {
-        Ok(self.tx.commit().await?)
+        finish(self.tx).await
+    }
+}
+
+async fn finish(exec: DatabaseExecutor<'_>) -> AppResult<()> {
+    match exec {
+        DatabaseExecutor::OwnedTransaction(tx) => Ok(tx.commit().await?),
+        _ => Ok(()),
     }
 }
 
 /// A transaction over platform tables only (tenants), for sign-up lookups and the operator.
-pub struct PlatformTx {
-    tx: DatabaseTransaction,
+pub struct PlatformTx<'s> {
+    tx: DatabaseExecutor<'s>,
 }
 
-impl PlatformTx {
-    pub(in crate::store) fn conn(&self) -> &DatabaseTransaction {
+impl PlatformTx<'_> {
+    pub(in crate::store) fn conn(&self) -> &DatabaseExecutor<'_> {
         &self.tx
     }
 
     pub async fn commit(self) -> AppResult<()> {
-        Ok(self.tx.commit().await?)
+        finish(self.tx).await
     }
 }
 
@@ -124,7 +131,7 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    pub async fn begin(&self, tenant: TenantId, access: Access) -> AppResult<TenantTx> {
+    pub async fn begin(&self, tenant: TenantId, access: Access) -> AppResult<TenantTx<'_>> {
         let tx = self.begin_raw(access).await?;
         if self.backend() == DbBackend::Postgres {
             tx.execute_raw(Statement::from_sql_and_values(
@@ -137,11 +144,17 @@ impl Store {
         Ok(TenantTx { tx, tenant })
     }
 
-    pub async fn begin_platform(&self, access: Access) -> AppResult<PlatformTx> {
+    pub async fn begin_platform(&self, access: Access) -> AppResult<PlatformTx<'_>> {
         Ok(PlatformTx { tx: self.begin_raw(access).await? })
     }
 
-    async fn begin_raw(&self, access: Access) -> Result<DatabaseTransaction, DbErr> {
+    /// On SQLite a read runs on a pooled connection without BEGIN/COMMIT: every statement sees
+    /// committed data, and a request saves two round trips to SQLite's worker thread. On
+    /// PostgreSQL every scope is a transaction, because `app.tenant_id` is transaction-local.
+    async fn begin_raw(&self, access: Access) -> Result<DatabaseExecutor<'_>, DbErr> {
+        if (self.backend(), access) == (DbBackend::Sqlite, Access::Read) {
+            return Ok(DatabaseExecutor::Connection(&self.db));
+        }
         let options = match (self.backend(), access) {
             // A deferred SQLite transaction that reads and then writes fails with SQLITE_BUSY
             // despite busy_timeout, so writers take the lock up front.
@@ -154,7 +167,7 @@ impl Store {
             }
             _ => TransactionOptions::default(),
         };
-        self.db.begin_with_options(options).await
+        Ok(DatabaseExecutor::OwnedTransaction(self.db.begin_with_options(options).await?))
     }
 
     /// Checks the database answers (for `/readyz`).

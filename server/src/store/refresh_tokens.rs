@@ -37,7 +37,7 @@ impl From<refresh_tokens::Model> for RefreshToken {
     }
 }
 
-pub async fn insert(tx: &TenantTx, t: &RefreshToken) -> AppResult<()> {
+pub async fn insert(tx: &TenantTx<'_>, t: &RefreshToken) -> AppResult<()> {
     let am = refresh_tokens::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         id: Set(t.id.0),
@@ -53,7 +53,7 @@ pub async fn insert(tx: &TenantTx, t: &RefreshToken) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn get(tx: &TenantTx, id: RefreshTokenId) -> AppResult<Option<RefreshToken>> {
+pub async fn get(tx: &TenantTx<'_>, id: RefreshTokenId) -> AppResult<Option<RefreshToken>> {
     Ok(refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TenantId.eq(tx.tenant().0))
         .filter(refresh_tokens::Column::Id.eq(id.0))
@@ -63,7 +63,7 @@ pub async fn get(tx: &TenantTx, id: RefreshTokenId) -> AppResult<Option<RefreshT
 }
 
 /// Marks the token used if nobody has used or revoked it yet; false means it was replayed.
-pub async fn mark_used(tx: &TenantTx, id: RefreshTokenId, now: DateTime<Utc>) -> AppResult<bool> {
+pub async fn mark_used(tx: &TenantTx<'_>, id: RefreshTokenId, now: DateTime<Utc>) -> AppResult<bool> {
     let res = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(Some(now)))
         .filter(refresh_tokens::Column::TenantId.eq(tx.tenant().0))
@@ -76,7 +76,7 @@ pub async fn mark_used(tx: &TenantTx, id: RefreshTokenId, now: DateTime<Utc>) ->
 }
 
 /// Revokes every token of a family; returns how many were still live.
-pub async fn revoke_family(tx: &TenantTx, family: uuid::Uuid, now: DateTime<Utc>) -> AppResult<u64> {
+pub async fn revoke_family(tx: &TenantTx<'_>, family: uuid::Uuid, now: DateTime<Utc>) -> AppResult<u64> {
     let res = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
         .filter(refresh_tokens::Column::TenantId.eq(tx.tenant().0))
@@ -88,7 +88,7 @@ pub async fn revoke_family(tx: &TenantTx, family: uuid::Uuid, now: DateTime<Utc>
 }
 
 /// Revokes every live token of a user (on deactivation or password change).
-pub async fn revoke_user(tx: &TenantTx, user: UserId, now: DateTime<Utc>) -> AppResult<u64> {
+pub async fn revoke_user(tx: &TenantTx<'_>, user: UserId, now: DateTime<Utc>) -> AppResult<u64> {
     let res = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
         .filter(refresh_tokens::Column::TenantId.eq(tx.tenant().0))

@@ -1,13 +1,13 @@
 //! Roles: the built-in ones and custom ones, each a set of permissions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::entities::{api_key_roles, roles, user_roles};
 use super::{Page, TenantTx, is_unique_violation};
 use crate::domain::access::PermissionSet;
-use crate::domain::ids::RoleId;
+use crate::domain::ids::{RoleId, UserId};
 use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -46,7 +46,7 @@ fn perms_json(p: PermissionSet) -> serde_json::Value {
     serde_json::Value::from(p.to_strings())
 }
 
-pub async fn insert(tx: &TenantTx, role: &Role) -> AppResult<()> {
+pub async fn insert(tx: &TenantTx<'_>, role: &Role) -> AppResult<()> {
     let am = roles::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         id: Set(role.id.0),
@@ -65,7 +65,7 @@ pub async fn insert(tx: &TenantTx, role: &Role) -> AppResult<()> {
     }
 }
 
-pub async fn get(tx: &TenantTx, id: RoleId) -> AppResult<Option<Role>> {
+pub async fn get(tx: &TenantTx<'_>, id: RoleId) -> AppResult<Option<Role>> {
     roles::Entity::find()
         .filter(roles::Column::TenantId.eq(tx.tenant().0))
         .filter(roles::Column::Id.eq(id.0))
@@ -75,7 +75,7 @@ pub async fn get(tx: &TenantTx, id: RoleId) -> AppResult<Option<Role>> {
         .transpose()
 }
 
-pub async fn find_by_name(tx: &TenantTx, name: &str) -> AppResult<Option<Role>> {
+pub async fn find_by_name(tx: &TenantTx<'_>, name: &str) -> AppResult<Option<Role>> {
     roles::Entity::find()
         .filter(roles::Column::TenantId.eq(tx.tenant().0))
         .filter(roles::Column::Name.eq(name))
@@ -85,7 +85,7 @@ pub async fn find_by_name(tx: &TenantTx, name: &str) -> AppResult<Option<Role>> 
         .transpose()
 }
 
-pub async fn list(tx: &TenantTx, page: &Page) -> AppResult<Vec<Role>> {
+pub async fn list(tx: &TenantTx<'_>, page: &Page) -> AppResult<Vec<Role>> {
     let mut q = roles::Entity::find().filter(roles::Column::TenantId.eq(tx.tenant().0));
     if let Some(after) = page.after {
         q = q.filter(roles::Column::Id.gt(after));
@@ -100,7 +100,7 @@ pub async fn list(tx: &TenantTx, page: &Page) -> AppResult<Vec<Role>> {
 }
 
 /// The roles among `ids`, in id order; the caller compares the count to spot unknown ids.
-pub async fn get_many(tx: &TenantTx, ids: &[RoleId]) -> AppResult<Vec<Role>> {
+pub async fn get_many(tx: &TenantTx<'_>, ids: &[RoleId]) -> AppResult<Vec<Role>> {
     roles::Entity::find()
         .filter(roles::Column::TenantId.eq(tx.tenant().0))
         .filter(roles::Column::Id.is_in(ids.iter().map(|r| r.0)))
@@ -112,12 +112,31 @@ pub async fn get_many(tx: &TenantTx, ids: &[RoleId]) -> AppResult<Vec<Role>> {
         .collect()
 }
 
+/// The roles a user holds, in one statement.
+pub async fn of_user(tx: &TenantTx<'_>, user: UserId) -> AppResult<Vec<Role>> {
+    let held = Query::select()
+        .column(user_roles::Column::RoleId)
+        .from(user_roles::Entity)
+        .and_where(user_roles::Column::TenantId.eq(tx.tenant().0))
+        .and_where(user_roles::Column::UserId.eq(user.0))
+        .to_owned();
+    roles::Entity::find()
+        .filter(roles::Column::TenantId.eq(tx.tenant().0))
+        .filter(roles::Column::Id.in_subquery(held))
+        .order_by_asc(roles::Column::Id)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Role::try_from)
+        .collect()
+}
+
 /// The union of the permissions of the given roles.
-pub async fn permissions_of(tx: &TenantTx, ids: &[RoleId]) -> AppResult<PermissionSet> {
+pub async fn permissions_of(tx: &TenantTx<'_>, ids: &[RoleId]) -> AppResult<PermissionSet> {
     Ok(get_many(tx, ids).await?.into_iter().fold(PermissionSet::EMPTY, |acc, r| acc.union(r.permissions)))
 }
 
-pub async fn update(tx: &TenantTx, role: &Role) -> AppResult<bool> {
+pub async fn update(tx: &TenantTx<'_>, role: &Role) -> AppResult<bool> {
     let res = roles::Entity::update_many()
         .col_expr(roles::Column::Name, Expr::value(role.name.clone()))
         .col_expr(roles::Column::Description, Expr::value(role.description.clone()))
@@ -137,7 +156,7 @@ pub async fn update(tx: &TenantTx, role: &Role) -> AppResult<bool> {
 }
 
 /// How many users and API keys hold the role.
-pub async fn usage(tx: &TenantTx, id: RoleId) -> AppResult<u64> {
+pub async fn usage(tx: &TenantTx<'_>, id: RoleId) -> AppResult<u64> {
     let users = user_roles::Entity::find()
         .filter(user_roles::Column::TenantId.eq(tx.tenant().0))
         .filter(user_roles::Column::RoleId.eq(id.0))
@@ -151,7 +170,7 @@ pub async fn usage(tx: &TenantTx, id: RoleId) -> AppResult<u64> {
     Ok(users + keys)
 }
 
-pub async fn delete(tx: &TenantTx, id: RoleId) -> AppResult<()> {
+pub async fn delete(tx: &TenantTx<'_>, id: RoleId) -> AppResult<()> {
     roles::Entity::delete_many()
         .filter(roles::Column::TenantId.eq(tx.tenant().0))
         .filter(roles::Column::Id.eq(id.0))

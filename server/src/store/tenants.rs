@@ -45,7 +45,7 @@ impl From<tenants::Model> for Tenant {
 
 /// Creates the tenant row inside the new tenant's own first transaction. A taken slug answers
 /// `Ok(false)`.
-pub async fn insert(tx: &TenantTx, t: &Tenant) -> AppResult<bool> {
+pub async fn insert(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<bool> {
     if t.id != tx.tenant() {
         return Err(AppError::internal("tenant row must match the transaction's tenant"));
     }
@@ -70,7 +70,7 @@ pub async fn insert(tx: &TenantTx, t: &Tenant) -> AppResult<bool> {
 }
 
 /// The tenant of the transaction.
-pub async fn current(tx: &TenantTx) -> AppResult<Tenant> {
+pub async fn current(tx: &TenantTx<'_>) -> AppResult<Tenant> {
     tenants::Entity::find_by_id(tx.tenant().0)
         .one(tx.conn())
         .await?
@@ -78,15 +78,15 @@ pub async fn current(tx: &TenantTx) -> AppResult<Tenant> {
         .ok_or(AppError::NotFound { entity: "tenant" })
 }
 
-pub async fn get(tx: &PlatformTx, id: TenantId) -> AppResult<Option<Tenant>> {
+pub async fn get(tx: &PlatformTx<'_>, id: TenantId) -> AppResult<Option<Tenant>> {
     Ok(tenants::Entity::find_by_id(id.0).one(tx.conn()).await?.map(Tenant::from))
 }
 
-pub async fn find_by_slug(tx: &PlatformTx, slug: &str) -> AppResult<Option<Tenant>> {
+pub async fn find_by_slug(tx: &PlatformTx<'_>, slug: &str) -> AppResult<Option<Tenant>> {
     Ok(tenants::Entity::find().filter(tenants::Column::Slug.eq(slug)).one(tx.conn()).await?.map(Tenant::from))
 }
 
-pub async fn list(tx: &PlatformTx, page: &Page) -> AppResult<Vec<Tenant>> {
+pub async fn list(tx: &PlatformTx<'_>, page: &Page) -> AppResult<Vec<Tenant>> {
     let mut q = tenants::Entity::find();
     if let Some(after) = page.after {
         q = q.filter(tenants::Column::Id.gt(after));
@@ -101,7 +101,7 @@ pub async fn list(tx: &PlatformTx, page: &Page) -> AppResult<Vec<Tenant>> {
 }
 
 /// Saves plan and trial fields of the transaction's tenant.
-pub async fn update_subscription(tx: &TenantTx, t: &Tenant) -> AppResult<()> {
+pub async fn update_subscription(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<()> {
     tenants::Entity::update_many()
         .col_expr(tenants::Column::Plan, Expr::value(t.plan.map(|p| p.as_str().to_owned())))
         .col_expr(tenants::Column::PlanStartedAt, Expr::value(t.plan_started_at))
@@ -115,7 +115,7 @@ pub async fn update_subscription(tx: &TenantTx, t: &Tenant) -> AppResult<()> {
 }
 
 /// Saves the settings a tenant edits itself (name) if the version still matches.
-pub async fn update_settings(tx: &TenantTx, t: &Tenant) -> AppResult<bool> {
+pub async fn update_settings(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<bool> {
     let res = tenants::Entity::update_many()
         .col_expr(tenants::Column::Name, Expr::value(t.name.clone()))
         .col_expr(tenants::Column::UpdatedAt, Expr::value(t.updated_at))

@@ -40,7 +40,7 @@ impl From<users::Model> for User {
 }
 
 /// Inserts a user; a taken email is a field error on `email`.
-pub async fn insert(tx: &TenantTx, user: &User) -> AppResult<()> {
+pub async fn insert(tx: &TenantTx<'_>, user: &User) -> AppResult<()> {
     let am = users::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         id: Set(user.id.0),
@@ -59,7 +59,7 @@ pub async fn insert(tx: &TenantTx, user: &User) -> AppResult<()> {
     }
 }
 
-pub async fn get(tx: &TenantTx, id: UserId) -> AppResult<Option<User>> {
+pub async fn get(tx: &TenantTx<'_>, id: UserId) -> AppResult<Option<User>> {
     Ok(users::Entity::find()
         .filter(users::Column::TenantId.eq(tx.tenant().0))
         .filter(users::Column::Id.eq(id.0))
@@ -68,7 +68,7 @@ pub async fn get(tx: &TenantTx, id: UserId) -> AppResult<Option<User>> {
         .map(User::from))
 }
 
-pub async fn find_by_email(tx: &TenantTx, email: &str) -> AppResult<Option<User>> {
+pub async fn find_by_email(tx: &TenantTx<'_>, email: &str) -> AppResult<Option<User>> {
     Ok(users::Entity::find()
         .filter(users::Column::TenantId.eq(tx.tenant().0))
         .filter(users::Column::Email.eq(email))
@@ -84,7 +84,7 @@ pub struct UserFilter {
     pub role_id: Option<RoleId>,
 }
 
-pub async fn list(tx: &TenantTx, page: &Page, filter: &UserFilter) -> AppResult<Vec<User>> {
+pub async fn list(tx: &TenantTx<'_>, page: &Page, filter: &UserFilter) -> AppResult<Vec<User>> {
     let mut q = users::Entity::find().filter(users::Column::TenantId.eq(tx.tenant().0));
     if let Some(active) = filter.is_active {
         q = q.filter(users::Column::IsActive.eq(active));
@@ -116,7 +116,7 @@ pub async fn list(tx: &TenantTx, page: &Page, filter: &UserFilter) -> AppResult<
         .collect())
 }
 
-pub async fn count_active(tx: &TenantTx) -> AppResult<u64> {
+pub async fn count_active(tx: &TenantTx<'_>) -> AppResult<u64> {
     Ok(users::Entity::find()
         .filter(users::Column::TenantId.eq(tx.tenant().0))
         .filter(users::Column::IsActive.eq(true))
@@ -125,7 +125,7 @@ pub async fn count_active(tx: &TenantTx) -> AppResult<u64> {
 }
 
 /// Writes the edited fields if the stored version is still `user.version - 1`.
-pub async fn update(tx: &TenantTx, user: &User) -> AppResult<bool> {
+pub async fn update(tx: &TenantTx<'_>, user: &User) -> AppResult<bool> {
     let res = users::Entity::update_many()
         .col_expr(users::Column::DisplayName, Expr::value(user.display_name.clone()))
         .col_expr(users::Column::PasswordHash, Expr::value(user.password_hash.clone()))
@@ -140,7 +140,7 @@ pub async fn update(tx: &TenantTx, user: &User) -> AppResult<bool> {
     Ok(res.rows_affected == 1)
 }
 
-pub async fn role_ids(tx: &TenantTx, user: UserId) -> AppResult<Vec<RoleId>> {
+pub async fn role_ids(tx: &TenantTx<'_>, user: UserId) -> AppResult<Vec<RoleId>> {
     Ok(user_roles::Entity::find()
         .filter(user_roles::Column::TenantId.eq(tx.tenant().0))
         .filter(user_roles::Column::UserId.eq(user.0))
@@ -152,7 +152,7 @@ pub async fn role_ids(tx: &TenantTx, user: UserId) -> AppResult<Vec<RoleId>> {
         .collect())
 }
 
-pub async fn set_roles(tx: &TenantTx, user: UserId, roles: &[RoleId]) -> AppResult<()> {
+pub async fn set_roles(tx: &TenantTx<'_>, user: UserId, roles: &[RoleId]) -> AppResult<()> {
     user_roles::Entity::delete_many()
         .filter(user_roles::Column::TenantId.eq(tx.tenant().0))
         .filter(user_roles::Column::UserId.eq(user.0))
