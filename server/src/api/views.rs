@@ -11,7 +11,7 @@ use crate::domain::subscription::SubscriptionState;
 use crate::store::api_keys::ApiKey;
 use crate::store::audit::AuditEvent;
 use crate::store::roles::Role;
-use crate::store::users::User;
+use crate::store::users::{RoleName, User};
 
 /// A page of a list.
 #[derive(Serialize, ToSchema)]
@@ -74,13 +74,13 @@ pub struct UserView {
 }
 
 impl UserView {
-    pub fn new((u, roles): (User, Vec<Role>)) -> Self {
+    pub fn new((u, roles): (User, Vec<RoleName>)) -> Self {
         Self {
             id: u.id.0,
             email: u.email,
             display_name: u.display_name,
             is_active: u.is_active,
-            roles: refs(&roles),
+            roles: roles.into_iter().map(|r| RoleRef { id: r.id.0, name: r.name }).collect(),
             version: u.version,
             created_at: u.created_at,
             updated_at: u.updated_at,

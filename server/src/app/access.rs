@@ -14,7 +14,7 @@ use crate::domain::validate::{self, Email, Password};
 use crate::error::{AppError, AppResult, Fields};
 use crate::store::api_keys::{self, ApiKey};
 use crate::store::roles::{self, Role};
-use crate::store::users::{self, User, UserFilter};
+use crate::store::users::{self, RoleName, User, UserFilter};
 use crate::store::{Access, Page, TenantTx, refresh_tokens};
 
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ pub struct NewUser {
     pub role_ids: Vec<RoleId>,
 }
 
-pub async fn create_user(app: &AppState, ctx: &Ctx, input: NewUser) -> AppResult<(User, Vec<Role>)> {
+pub async fn create_user(app: &AppState, ctx: &Ctx, input: NewUser) -> AppResult<(User, Vec<RoleName>)> {
     let mut f = Fields::new();
     let email = f.check("email", Email::parse(&input.email));
     let display_name = f.check("display_name", validate::name(&input.display_name, 200));
@@ -115,15 +115,18 @@ pub async fn create_user(app: &AppState, ctx: &Ctx, input: NewUser) -> AppResult
     )
     .await?;
     tx.commit().await?;
-    Ok((user, granted))
+    Ok((user, names(&granted)))
 }
 
-pub async fn get_user(app: &AppState, tenant: TenantId, id: UserId) -> AppResult<(User, Vec<Role>)> {
+pub async fn get_user(app: &AppState, tenant: TenantId, id: UserId) -> AppResult<(User, Vec<RoleName>)> {
     let tx = app.store.begin(tenant, Access::Read).await?;
-    let user = users::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "user" })?;
-    let roles = roles::of_user(&tx, id).await?;
+    let found = users::get_with_roles(&tx, id).await?.ok_or(AppError::NotFound { entity: "user" })?;
     tx.commit().await?;
-    Ok((user, roles))
+    Ok(found)
+}
+
+fn names(roles: &[Role]) -> Vec<RoleName> {
+    roles.iter().map(|r| RoleName { id: r.id, name: r.name.clone() }).collect()
 }
 
 pub async fn list_users(
@@ -131,13 +134,13 @@ pub async fn list_users(
     tenant: TenantId,
     page: &Page,
     filter: &UserFilter,
-) -> AppResult<Vec<(User, Vec<Role>)>> {
+) -> AppResult<Vec<(User, Vec<RoleName>)>> {
     let tx = app.store.begin(tenant, Access::Read).await?;
     let list = users::list(&tx, page, filter).await?;
     let mut out = Vec::with_capacity(list.len());
     for u in list {
         let r = roles::of_user(&tx, u.id).await?;
-        out.push((u, r));
+        out.push((u, names(&r)));
     }
     tx.commit().await?;
     Ok(out)
@@ -157,7 +160,7 @@ pub async fn update_user(
     id: UserId,
     if_match: i64,
     patch: UserPatch,
-) -> AppResult<(User, Vec<Role>)> {
+) -> AppResult<(User, Vec<RoleName>)> {
     let mut f = Fields::new();
     let display_name = patch.display_name.as_deref().map(|n| f.check("display_name", validate::name(n, 200)));
     let password = patch.password.as_deref().map(|p| f.check("password", Password::parse(p)));
@@ -234,7 +237,7 @@ pub async fn update_user(
     )
     .await?;
     tx.commit().await?;
-    Ok((after, after_roles))
+    Ok((after, names(&after_roles)))
 }
 
 /// Active users holding the owner role, counted inside the transaction after its changes.
