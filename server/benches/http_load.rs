@@ -1,8 +1,9 @@
-//! Load benchmark: the real server on a loopback port and a keep-alive HTTP client in the same
-//! process (so the figures include the load generator's cost on this machine). Prints
-//! requests/s and p50/p99 latency for an authenticated single-object read and a small
-//! authenticated write, on SQLite and, when `MERIDIAN_BENCH_DATABASE_URL` names a PostgreSQL
-//! database server (e.g. postgres://postgres@127.0.0.1:5432/postgres), on PostgreSQL too.
+//! Load benchmark: the real server on a loopback port, driven by `wrk` (Debian package `wrk`)
+//! on the same machine, so the figures include the load generator's cost. Without wrk it falls
+//! back to an in-process reqwest client, which itself takes most of a core. Prints requests/s
+//! and p50/p99 latency for an authenticated single-object read and a small authenticated
+//! write, on SQLite and, when `MERIDIAN_BENCH_DATABASE_URL` names a PostgreSQL server (e.g.
+//! postgres://postgres@127.0.0.1:5432/postgres), on PostgreSQL too.
 //!
 //! `cargo bench -p meridian-server --bench http_load` (env: BENCH_SECONDS, BENCH_CONNECTIONS).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -32,7 +33,7 @@ async fn start(database_url: String, dir: &std::path::Path) -> Target {
     let mut config = Config::for_dev(dir.to_path_buf(), database_url);
     config.operator_token = Some(OPERATOR.into());
     config.workers = Some(2);
-    config.db_max_connections = 8;
+    config.db_max_connections = 16;
     let app = Application::build(config, Arc::new(SystemClock)).await.unwrap();
     let (port, _) = app.spawn();
     let base = format!("http://127.0.0.1:{port}");
@@ -119,6 +120,51 @@ async fn run(t: &Target, op: Op, seconds: u64, connections: u64) -> (f64, Histog
     (rps, all, errors)
 }
 
+/// Runs wrk and reads back (req/s, p50 ms, p99 ms, non-2xx count); None when wrk is missing.
+fn run_wrk(t: &Target, op: Op, seconds: u64, connections: u64) -> Option<(f64, f64, f64, u64)> {
+    let dir = tempfile::tempdir().ok()?;
+    let script = dir.path().join("load.lua");
+    let (url, lua) = match op {
+        Op::Read => (format!("{}/api/v1/users/{}", t.base, t.user_id), String::new()),
+        Op::Write => (
+            format!("{}/api/v1/roles", t.base),
+            format!(
+                r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local run = "{}"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{{"name":"r-' .. run .. '-' .. n .. '","permissions":["sales:read"]}}')
+end
+"#,
+                uuid::Uuid::now_v7().simple()
+            ),
+        ),
+    };
+    std::fs::write(&script, lua).ok()?;
+    let out = std::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(&script)
+        .args(["-H", &format!("Authorization: Bearer {}", t.token), &url])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ms = |v: &str| -> f64 {
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+        let n: f64 = num.parse().unwrap_or(f64::NAN);
+        match unit {
+            "us" => n / 1000.0,
+            "s" => n * 1000.0,
+            _ => n,
+        }
+    };
+    let field = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()));
+    let rps = field("Requests/sec:")?.parse().ok()?;
+    let non_2xx = field("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0);
+    Some((rps, ms(&field("50%")?), ms(&field("99%")?), non_2xx))
+}
+
 fn report(backend: &str, name: &str, (rps, h, errors): (f64, Histogram<u64>, u64)) {
     println!(
         "{backend:<10} {name:<34} {rps:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ok, {errors} errors)",
@@ -147,12 +193,20 @@ fn main() {
             url.set_path(&format!("/{name}"));
             targets.push(("postgres", start(url.to_string(), dir.path()).await));
         }
-        println!("{seconds} s per run, {connections} keep-alive connections, server and client on this machine");
+        let wrk = std::process::Command::new("wrk").arg("--version").output().is_ok();
+        let tool = if wrk { "wrk" } else { "reqwest (install wrk for figures that spend less on the client)" };
+        println!("{seconds} s per run, {connections} keep-alive connections, load from {tool}, server and client on this machine");
         for (backend, t) in &targets {
-            // Warm up connections and caches.
-            run(t, Op::Read, 1, connections).await;
-            report(backend, "GET /api/v1/users/{id}", run(t, Op::Read, seconds, connections).await);
-            report(backend, "POST /api/v1/roles", run(t, Op::Write, seconds, connections).await);
+            for (op, name) in [(Op::Read, "GET /api/v1/users/{id}"), (Op::Write, "POST /api/v1/roles")] {
+                // Warm up connections and caches.
+                run(t, Op::Read, 1, connections).await;
+                match wrk.then(|| run_wrk(t, op, seconds, connections)).flatten() {
+                    Some((rps, p50, p99, bad)) => println!(
+                        "{backend:<10} {name:<34} {rps:>9.0} req/s   p50 {p50:>6.2} ms   p99 {p99:>6.2} ms   ({bad} non-2xx)"
+                    ),
+                    None => report(backend, name, run(t, op, seconds, connections).await),
+                }
+            }
         }
     });
 }
