@@ -257,3 +257,34 @@ async fn the_audit_trail_records_who_changed_what() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn users_see_themselves_and_change_their_own_password() {
+    on_each_backend(async |app| {
+        let t = app.signup("Self Co").await;
+        let (_, sales) = app.user_with_role(&t, "me@self.test", "sales").await;
+        let me = app.get("/api/v1/me", &sales).await;
+        assert_eq!(me.status, StatusCode::OK);
+        assert_eq!(me.body["email"], "me@self.test");
+        assert_eq!(me.body["roles"][0]["name"], "sales");
+        let new = "another long password";
+        let wrong = app
+            .post("/api/v1/me/password", &sales, json!({"current_password": "not it at all", "new_password": new}))
+            .await;
+        assert_eq!(wrong.fields(), ["current_password"]);
+        let short = app
+            .post("/api/v1/me/password", &sales, json!({"current_password": PASSWORD, "new_password": "short"}))
+            .await;
+        assert_eq!(short.fields(), ["new_password"]);
+        assert_eq!(app.login(&t.slug, "me@self.test", PASSWORD).await.status, StatusCode::OK, "nothing changed yet");
+        let ok =
+            app.post("/api/v1/me/password", &sales, json!({"current_password": PASSWORD, "new_password": new})).await;
+        assert_eq!(ok.status, StatusCode::NO_CONTENT);
+        assert_eq!(app.login(&t.slug, "me@self.test", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.login(&t.slug, "me@self.test", new).await.status, StatusCode::OK);
+        let trail = app.get("/api/v1/audit-events?action=user.password_change", &t.token).await;
+        assert_eq!(trail.body["data"].as_array().unwrap().len(), 1);
+        assert!(!trail.body.to_string().contains(new));
+    })
+    .await;
+}

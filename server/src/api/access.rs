@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::extract::{AdminRead, AdminWrite, ApiJson, Authorized, IfMatch, etag, page, paginate};
+use super::extract::{AdminRead, AdminWrite, ApiJson, Authorized, Caller, IfMatch, etag, page, paginate};
 use super::problem::Problem;
 use super::views::{ApiKeyCreated, ApiKeyView, ListResponse, RoleView, UserView};
 use crate::app::{AppState, access};
@@ -291,4 +291,35 @@ pub async fn revoke_api_key(
 ) -> Result<HttpResponse, AppError> {
     let key = ApiKeyView::new(access::revoke_api_key(&app, &auth.ctx(), ApiKeyId(*id)).await?, app.now());
     Ok(HttpResponse::Ok().insert_header(etag(key.version)).json(key))
+}
+
+/// The calling user's own profile and roles.
+#[utoipa::path(tag = "users", operation_id = "get_me", responses((status = 200, body = UserView), (status = 401, body = Problem)))]
+#[get("/me")]
+pub async fn get_me(app: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+    let user = UserView::new(access::me(&app, &caller.ctx()).await?);
+    Ok(HttpResponse::Ok().insert_header(etag(user.version)).json(user))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// At least 10 characters.
+    pub new_password: String,
+}
+
+/// Change one's own password. Every refresh token of the user stops working; log in again
+/// on other devices.
+#[utoipa::path(tag = "users", operation_id = "change_my_password", request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 422, body = Problem)))]
+#[post("/me/password")]
+pub async fn change_my_password(
+    app: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<ChangePasswordRequest>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.0;
+    access::change_own_password(&app, &caller.ctx(), b.current_password, b.new_password).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

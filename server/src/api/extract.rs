@@ -260,3 +260,32 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) ->
 pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
     AppError::NotFound { entity: "object" }.into()
 }
+
+/// Any authenticated caller, whatever their permissions (for a user's own profile).
+pub struct Caller {
+    pub principal: Principal,
+    pub meta: RequestMeta,
+}
+
+impl Caller {
+    pub fn ctx(&self) -> Ctx {
+        Ctx {
+            principal: self.principal.clone(),
+            source_ip: self.meta.source_ip.clone(),
+            request_id: Some(self.meta.request_id.clone()),
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let auth = req.extensions().get::<Authenticated>().cloned();
+        std::future::ready(match auth {
+            Some(a) => Ok(Caller { principal: a.principal, meta: request_meta(req) }),
+            None => Err(AppError::Unauthenticated("this endpoint needs a bearer token or API key".into())),
+        })
+    }
+}

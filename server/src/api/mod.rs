@@ -24,6 +24,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(account::get_tenant)
         .service(account::update_tenant)
         .service(account::list_audit_events)
+        .service(access::get_me)
+        .service(access::change_my_password)
         .service(access::list_users)
         .service(access::create_user)
         .service(access::get_user)

@@ -471,3 +471,49 @@ impl AppState {
         self.api_keys.clear();
     }
 }
+
+/// The calling user's own profile; API keys have none.
+pub async fn me(app: &AppState, ctx: &Ctx) -> AppResult<(User, Vec<RoleName>)> {
+    let Actor::User(id) = ctx.principal.actor else {
+        return Err(AppError::NotFound { entity: "user profile (API keys have none)" });
+    };
+    get_user(app, ctx.principal.tenant, id).await
+}
+
+/// A user changes their own password, proving the current one. Other sessions end.
+pub async fn change_own_password(app: &AppState, ctx: &Ctx, current: String, new: String) -> AppResult<()> {
+    let Actor::User(id) = ctx.principal.actor else {
+        return Err(AppError::NotFound { entity: "user profile (API keys have none)" });
+    };
+    let new = Password::parse(&new).map_err(|m| AppError::field("new_password", m))?;
+    if current == new.expose() {
+        return Err(AppError::field("new_password", "must differ from the current password"));
+    }
+    let tx = app.store.begin(ctx.principal.tenant, Access::Read).await?;
+    let user = users::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "user" })?;
+    tx.commit().await?;
+    let stored = user.password_hash.clone();
+    let ok =
+        tokio::task::spawn_blocking(move || passwords::verify(&current, &stored)).await.map_err(AppError::internal)?;
+    if !ok {
+        return Err(AppError::field("current_password", "is not your current password"));
+    }
+    let hash = passwords::hash_blocking(new.expose().to_owned()).await?;
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let current_row = users::get(&tx, id).await?.ok_or(AppError::NotFound { entity: "user" })?;
+    let after = User { password_hash: hash, updated_at: now, version: current_row.version + 1, ..current_row.clone() };
+    if !users::update(&tx, &after).await? {
+        return Err(AppError::StaleVersion { entity: "user", current: current_row.version });
+    }
+    refresh_tokens::revoke_user(&tx, id, now).await?;
+    let change = Change::new(
+        "user.password_change",
+        "user",
+        Some(id.to_string()),
+        None,
+        Some(serde_json::json!({"password": "(changed)"})),
+    );
+    record(&tx, ctx, now, change).await?;
+    tx.commit().await
+}

@@ -9,6 +9,7 @@ use crate::domain::ids::{RoleId, TenantId, UserId};
 use crate::domain::subscription::trial_end;
 use crate::domain::validate::{self, Email, Password};
 use crate::error::{AppError, AppResult, Fields};
+use crate::infra::ratelimit::Decision;
 use crate::store::roles::Role;
 use crate::store::tenants::Tenant;
 use crate::store::users::User;
@@ -28,7 +29,18 @@ pub struct SignupInput {
     pub source_ip: Option<String>,
 }
 
+/// Sign-ups allowed from one address per hour.
+pub const SIGNUPS_PER_ADDRESS_MAX: u32 = 20;
+
 pub async fn signup(app: &AppState, input: SignupInput) -> AppResult<Session> {
+    if let Some(ip) = &input.source_ip {
+        let key = format!("signup:ip:{ip}");
+        if let Decision::Limited { retry_after_secs } =
+            app.limiter.hit(&key, SIGNUPS_PER_ADDRESS_MAX, std::time::Duration::from_secs(3600)).await
+        {
+            return Err(AppError::RateLimited { retry_after_secs });
+        }
+    }
     let mut f = Fields::new();
     let name = f.check("company_name", validate::name(&input.company_name, 200));
     let slug = input.slug.as_deref().map(|s| f.check("slug", validate::slug(s)));
