@@ -95,16 +95,7 @@ pub async fn create_user(app: &AppState, ctx: &Ctx, input: NewUser) -> AppResult
     if users::count_active(&tx).await? >= u64::from(seats) {
         return Err(AppError::PlanLimit { what: "active users", limit: seats });
     }
-    let user = User {
-        id: UserId::new(),
-        email: email.as_str().to_owned(),
-        display_name,
-        password_hash,
-        is_active: true,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let user = User::new(&email, display_name, password_hash, now);
     users::insert(&tx, &user).await?;
     users::set_roles(&tx, user.id, &role_ids).await?;
     record(

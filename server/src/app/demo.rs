@@ -54,16 +54,7 @@ pub async fn seed(app: &AppState) -> AppResult<bool> {
             .ok_or_else(|| AppError::internal(format!("demo role {role} missing")))?;
         debug_assert!(builtin_role(role).is_some());
         let email = Email::parse(email).map_err(AppError::internal)?;
-        let user = users::User {
-            id: crate::domain::ids::UserId::new(),
-            email: email.as_str().to_owned(),
-            display_name: (*name).to_owned(),
-            password_hash: hash.clone(),
-            is_active: true,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let user = users::User::new(&email, (*name).to_owned(), hash.clone(), now);
         users::insert(&tx, &user).await?;
         users::set_roles(&tx, user.id, &[role_id]).await?;
     }

@@ -5,7 +5,7 @@ use super::sessions::{Session, open_session};
 use super::{AppState, Ctx};
 use crate::auth::{Actor, Principal, passwords};
 use crate::domain::access::{BUILTIN_ROLES, OWNER, PermissionSet};
-use crate::domain::ids::{RoleId, TenantId, UserId};
+use crate::domain::ids::{RoleId, TenantId};
 use crate::domain::subscription::trial_end;
 use crate::domain::validate::{self, Email, Password};
 use crate::error::{AppError, AppResult, Fields};
@@ -103,16 +103,7 @@ pub async fn signup(app: &AppState, input: SignupInput) -> AppResult<Session> {
         }
     }
     let owner_role = owner_role.ok_or_else(|| AppError::internal("no owner role"))?;
-    let user = User {
-        id: UserId::new(),
-        email: email.as_str().to_owned(),
-        display_name: display,
-        password_hash,
-        is_active: true,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let user = User::new(&email, display, password_hash, now);
     users::insert(&tx, &user).await?;
     users::set_roles(&tx, user.id, &[owner_role]).await?;
     let ctx = Ctx {

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::entities::{roles, user_roles, users};
 use super::{Page, TenantTx, is_unique_violation};
 use crate::domain::ids::{RoleId, UserId};
+use crate::domain::validate::Email;
 use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -25,6 +26,22 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+}
+
+impl User {
+    /// A new active user at version 1.
+    pub fn new(email: &Email, display_name: String, password_hash: String, now: DateTime<Utc>) -> Self {
+        Self {
+            id: UserId::new(),
+            email: email.as_str().to_owned(),
+            display_name,
+            password_hash,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
 }
 
 impl From<users::Model> for User {
