@@ -289,3 +289,44 @@ impl FromRequest for Caller {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::decimal::{Money, Quantity};
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        quantity: Quantity,
+        unit_price: Money,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Order {
+        lines: Vec<Line>,
+    }
+
+    fn field_of(body: &str) -> (String, String) {
+        match parse_json::<Order>(body.as_bytes()) {
+            Err(AppError::Validation(errors)) => (errors[0].field.clone(), errors[0].message.clone()),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_json_number_where_a_decimal_string_is_required_is_a_field_error() {
+        let (field, message) =
+            field_of(r#"{"lines": [{"quantity": "1", "unit_price": "2.50"}, {"quantity": 3, "unit_price": "1"}]}"#);
+        assert_eq!(field, "lines[1].quantity");
+        assert!(message.contains("not a JSON number"), "{message}");
+        let (field, message) = field_of(r#"{"lines": [{"quantity": "1", "unit_price": "2.123456"}]}"#);
+        assert_eq!((field.as_str(), message.contains("4 decimal places")), ("lines[0].unit_price", true));
+        let (field, _) = field_of(r#"{"lines": [], "total": "1"}"#);
+        assert_eq!(field, "total");
+        assert!(matches!(parse_json::<Order>(b"{\"lines\": ["), Err(AppError::Malformed(_))));
+    }
+}

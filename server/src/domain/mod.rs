@@ -2,6 +2,7 @@
 //! sea-orm, redis, wasmtime or the clock (callers pass `now`).
 
 pub mod access;
+pub mod decimal;
 pub mod ids;
 pub mod subscription;
 pub mod validate;
