@@ -180,6 +180,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
+        let mut bench_db = None;
         let mut targets = vec![(
             "sqlite",
             start(format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()), dir.path()).await,
@@ -192,6 +193,7 @@ fn main() {
             let mut url = url::Url::parse(&admin).unwrap();
             url.set_path(&format!("/{name}"));
             targets.push(("postgres", start(url.to_string(), dir.path()).await));
+            bench_db = Some((conn, name));
         }
         let wrk = std::process::Command::new("wrk").arg("--version").output().is_ok();
         let tool = if wrk { "wrk" } else { "reqwest (install wrk for figures that spend less on the client)" };
@@ -207,6 +209,10 @@ fn main() {
                     None => report(backend, name, run(t, op, seconds, connections).await),
                 }
             }
+        }
+        if let Some((conn, name)) = bench_db {
+            use sea_orm::ConnectionTrait;
+            let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
         }
     });
 }

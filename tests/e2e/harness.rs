@@ -44,6 +44,7 @@ async fn postgres_database() -> String {
         let name = format!("meridian_test_{}_{}", std::process::id(), Utc::now().timestamp_millis());
         let conn = sea_orm::Database::connect(&admin).await.expect("connect to MERIDIAN_TEST_DATABASE_URL");
         use sea_orm::ConnectionTrait;
+        drop_stale_databases(&conn).await;
         conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
         conn.close().await.unwrap();
         let mut url = url::Url::parse(&admin).unwrap();
@@ -52,6 +53,27 @@ async fn postgres_database() -> String {
     })
     .await
     .clone()
+}
+
+/// Drops test databases of runs that started more than an hour ago (their names carry the
+/// start time), so the server does not fill up with them.
+async fn drop_stale_databases(conn: &sea_orm::DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT datname::text AS name FROM pg_database WHERE datname LIKE 'meridian\\_test\\_%'",
+        ))
+        .await
+        .unwrap_or_default();
+    let hour_ago = Utc::now().timestamp_millis() - 3_600_000;
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "name") else { continue };
+        let started: Option<i64> = name.rsplit('_').next().and_then(|m| m.parse().ok());
+        if started.is_some_and(|ms| ms < hour_ago) {
+            let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
 }
 
 pub fn backends() -> Vec<Backend> {
