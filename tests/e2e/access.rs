@@ -181,7 +181,7 @@ async fn the_same_idempotency_key_replays_the_first_answer() {
         assert_eq!(second.body, first.body);
         assert_eq!(second.header("location"), first.header("location"));
         assert_eq!(second.header("idempotent-replayed"), Some("true"));
-        let users = app.get("/api/v1/users?q=once", &t.token).await;
+        let users = app.get("/api/v1/users?q=ONCE", &t.token).await;
         assert_eq!(users.body["data"].as_array().unwrap().len(), 1, "created once");
         let other = json!({"email": "twice@retry.test", "display_name": "Twice", "password": PASSWORD});
         let reused =

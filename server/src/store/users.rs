@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ExprTrait;
-use sea_orm::sea_query::{Condition, Expr, Order, Query};
+use sea_orm::sea_query::{Condition, Expr, Func, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -180,7 +180,10 @@ pub async fn list(tx: &TenantTx<'_>, page: &Page, filter: &UserFilter) -> AppRes
     }
     if let Some(text) = &filter.q {
         let like = format!("%{}%", text.to_lowercase());
-        q = q.filter(users::Column::Email.like(like.clone()).or(Expr::col(users::Column::DisplayName).like(like)));
+        // Emails are stored lower-case; names are compared lower-cased, since LIKE is
+        // case-sensitive on PostgreSQL and not on SQLite.
+        let name = Expr::expr(Func::lower(Expr::col((users::Entity, users::Column::DisplayName))));
+        q = q.filter(users::Column::Email.like(like.clone()).or(name.like(like)));
     }
     if let Some(role) = filter.role_id {
         let ids: Vec<Uuid> = user_roles::Entity::find()
