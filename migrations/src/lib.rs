@@ -9,13 +9,14 @@ pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 mod m20261121_000001_platform;
+mod m20261122_000002_ledger;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_platform::Migration)]
+        vec![Box::new(m20261121_000001_platform::Migration), Box::new(m20261122_000002_ledger::Migration)]
     }
 }
 

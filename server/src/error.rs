@@ -37,6 +37,12 @@ pub enum AppError {
     Conflict(String),
     #[error("the {entity} is {state}; it cannot be {action}")]
     InvalidState { entity: &'static str, state: String, action: &'static str },
+    #[error("debits ({debit}) and credits ({credit}) differ by {difference}")]
+    UnbalancedEntry { debit: String, credit: String, difference: String },
+    #[error("period {period} is closed; reopen it or date the entry in an open period")]
+    PeriodClosed { period: String },
+    #[error("the books are locked up to {lock_date}; nothing dated on or before it can be posted")]
+    BooksLocked { lock_date: String },
     #[error("the {entity} was changed by someone else (now at version {current})")]
     StaleVersion { entity: &'static str, current: i64 },
     #[error("this request needs an If-Match header with the object's ETag")]
@@ -108,6 +114,10 @@ impl Fields {
 
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.0
     }
 
     pub fn finish(self) -> AppResult<()> {

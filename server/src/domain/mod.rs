@@ -2,7 +2,9 @@
 //! sea-orm, redis, wasmtime or the clock (callers pass `now`).
 
 pub mod access;
+pub mod charts;
 pub mod decimal;
 pub mod ids;
+pub mod ledger;
 pub mod subscription;
 pub mod validate;

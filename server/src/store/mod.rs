@@ -8,8 +8,10 @@ pub mod api_keys;
 pub mod audit;
 mod entities;
 pub mod idempotency;
+pub mod ledger;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod scaled;
 pub mod tenants;
 pub mod users;
 

@@ -1,0 +1,783 @@
+//! The general ledger's rows: accounts, mappings, settings, periods, journal entries with their
+//! lines, and per-account per-period balances kept in the posting transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::{
+    account_mappings, account_period_balances, accounts, finance_settings, fiscal_periods, journal_entries,
+    journal_lines,
+};
+use super::scaled::{money_from_db, money_to_db};
+use super::{Page, TenantTx, is_unique_violation};
+use crate::domain::ledger::{AccountFacts, AccountType, Dimensions, EntryLine};
+use crate::error::{AppError, AppResult};
+
+fn date_str(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn parse_date(s: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| AppError::internal(format!("stored date {s}: {e}")))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub account_type: AccountType,
+    pub is_postable: bool,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl TryFrom<accounts::Model> for Account {
+    type Error = AppError;
+    fn try_from(m: accounts::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: m.id,
+            code: m.code,
+            name: m.name,
+            name_en: m.name_en,
+            parent_id: m.parent_id,
+            account_type: AccountType::parse(&m.account_type).map_err(AppError::internal)?,
+            is_postable: m.is_postable,
+            is_active: m.is_active,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+        })
+    }
+}
+
+fn account_am(tx: &TenantTx<'_>, a: &Account) -> accounts::ActiveModel {
+    accounts::ActiveModel {
+        tenant_id: Set(tx.tenant().0),
+        id: Set(a.id),
+        code: Set(a.code.clone()),
+        name: Set(a.name.clone()),
+        name_en: Set(a.name_en.clone()),
+        parent_id: Set(a.parent_id),
+        account_type: Set(a.account_type.as_str().to_owned()),
+        is_postable: Set(a.is_postable),
+        is_active: Set(a.is_active),
+        created_at: Set(a.created_at),
+        updated_at: Set(a.updated_at),
+        version: Set(a.version),
+    }
+}
+
+/// Inserts accounts in order (parents before children); a taken code is a field error.
+pub async fn insert_accounts(tx: &TenantTx<'_>, list: &[Account]) -> AppResult<()> {
+    for a in list {
+        match accounts::Entity::insert(account_am(tx, a)).exec_without_returning(tx.conn()).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(AppError::field("code", format!("account code {} is taken", a.code)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn accounts_of(tx: &TenantTx<'_>) -> sea_orm::Select<accounts::Entity> {
+    accounts::Entity::find().filter(accounts::Column::TenantId.eq(tx.tenant().0))
+}
+
+pub async fn get_account(tx: &TenantTx<'_>, id: Uuid) -> AppResult<Option<Account>> {
+    accounts_of(tx).filter(accounts::Column::Id.eq(id)).one(tx.conn()).await?.map(Account::try_from).transpose()
+}
+
+/// Every account of the tenant in code order (a chart holds hundreds, not millions).
+pub async fn all_accounts(tx: &TenantTx<'_>) -> AppResult<Vec<Account>> {
+    accounts_of(tx)
+        .order_by_asc(accounts::Column::Code)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Account::try_from)
+        .collect()
+}
+
+#[derive(Default)]
+pub struct AccountFilter {
+    pub account_type: Option<AccountType>,
+    pub is_postable: Option<bool>,
+    pub q: Option<String>,
+}
+
+/// Accounts in code order; the cursor is the last code seen.
+pub async fn list_accounts(
+    tx: &TenantTx<'_>,
+    limit: u64,
+    after_code: Option<&str>,
+    f: &AccountFilter,
+) -> AppResult<Vec<Account>> {
+    let mut q = accounts_of(tx);
+    if let Some(t) = f.account_type {
+        q = q.filter(accounts::Column::AccountType.eq(t.as_str()));
+    }
+    if let Some(p) = f.is_postable {
+        q = q.filter(accounts::Column::IsPostable.eq(p));
+    }
+    if let Some(text) = &f.q {
+        let like = format!("%{text}%");
+        q = q.filter(
+            accounts::Column::Code
+                .like(like.clone())
+                .or(accounts::Column::Name.like(like.clone()))
+                .or(accounts::Column::NameEn.like(like)),
+        );
+    }
+    if let Some(after) = after_code {
+        q = q.filter(accounts::Column::Code.gt(after));
+    }
+    q.order_by_asc(accounts::Column::Code)
+        .limit(limit + 1)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Account::try_from)
+        .collect()
+}
+
+pub async fn account_facts(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, AccountFacts>> {
+    Ok(accounts_of(tx)
+        .filter(accounts::Column::Id.is_in(ids.iter().copied()))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|m| (m.id, AccountFacts { code: m.code, is_postable: m.is_postable, is_active: m.is_active }))
+        .collect())
+}
+
+pub async fn update_account(tx: &TenantTx<'_>, a: &Account) -> AppResult<bool> {
+    let res = accounts::Entity::update_many()
+        .col_expr(accounts::Column::Name, Expr::value(a.name.clone()))
+        .col_expr(accounts::Column::NameEn, Expr::value(a.name_en.clone()))
+        .col_expr(accounts::Column::AccountType, Expr::value(a.account_type.as_str()))
+        .col_expr(accounts::Column::IsPostable, Expr::value(a.is_postable))
+        .col_expr(accounts::Column::IsActive, Expr::value(a.is_active))
+        .col_expr(accounts::Column::UpdatedAt, Expr::value(a.updated_at))
+        .col_expr(accounts::Column::Version, Expr::value(a.version))
+        .filter(accounts::Column::TenantId.eq(tx.tenant().0))
+        .filter(accounts::Column::Id.eq(a.id))
+        .filter(accounts::Column::Version.eq(a.version - 1))
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn delete_account(tx: &TenantTx<'_>, id: Uuid) -> AppResult<()> {
+    accounts::Entity::delete_many()
+        .filter(accounts::Column::TenantId.eq(tx.tenant().0))
+        .filter(accounts::Column::Id.eq(id))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Whether any journal line (draft or posted) uses the account.
+pub async fn account_has_lines(tx: &TenantTx<'_>, id: Uuid) -> AppResult<bool> {
+    Ok(journal_lines::Entity::find()
+        .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_lines::Column::AccountId.eq(id))
+        .limit(1)
+        .count(tx.conn())
+        .await?
+        > 0)
+}
+
+pub async fn account_has_children(tx: &TenantTx<'_>, id: Uuid) -> AppResult<bool> {
+    Ok(accounts_of(tx).filter(accounts::Column::ParentId.eq(id)).limit(1).count(tx.conn()).await? > 0)
+}
+
+pub async fn set_mappings(tx: &TenantTx<'_>, pairs: &[(String, Uuid)]) -> AppResult<()> {
+    for (purpose, account) in pairs {
+        let am = account_mappings::ActiveModel {
+            tenant_id: Set(tx.tenant().0),
+            purpose: Set(purpose.clone()),
+            account_id: Set(*account),
+        };
+        account_mappings::Entity::insert(am)
+            .on_conflict(
+                OnConflict::columns([account_mappings::Column::TenantId, account_mappings::Column::Purpose])
+                    .update_column(account_mappings::Column::AccountId)
+                    .to_owned(),
+            )
+            .exec_without_returning(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// purpose -> account id.
+pub async fn mappings(tx: &TenantTx<'_>) -> AppResult<Vec<(String, Uuid)>> {
+    Ok(account_mappings::Entity::find()
+        .filter(account_mappings::Column::TenantId.eq(tx.tenant().0))
+        .order_by_asc(account_mappings::Column::Purpose)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|m| (m.purpose, m.account_id))
+        .collect())
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinanceSettings {
+    pub hard_lock_date: Option<NaiveDate>,
+    /// Entries whose total exceeds this need finance:approve to post.
+    pub approval_threshold: Option<Decimal>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+pub async fn settings(tx: &TenantTx<'_>) -> AppResult<FinanceSettings> {
+    let m = finance_settings::Entity::find()
+        .filter(finance_settings::Column::TenantId.eq(tx.tenant().0))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound { entity: "finance settings" })?;
+    Ok(FinanceSettings {
+        hard_lock_date: m.hard_lock_date.as_deref().map(parse_date).transpose()?,
+        approval_threshold: m.approval_threshold.map(money_from_db),
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+pub async fn insert_settings(tx: &TenantTx<'_>, s: &FinanceSettings) -> AppResult<()> {
+    let am = finance_settings::ActiveModel {
+        tenant_id: Set(tx.tenant().0),
+        hard_lock_date: Set(s.hard_lock_date.map(date_str)),
+        approval_threshold: Set(s.approval_threshold.map(money_to_db).transpose()?),
+        updated_at: Set(s.updated_at),
+        version: Set(s.version),
+    };
+    finance_settings::Entity::insert(am).exec_without_returning(tx.conn()).await?;
+    Ok(())
+}
+
+pub async fn update_settings(tx: &TenantTx<'_>, s: &FinanceSettings) -> AppResult<bool> {
+    let res = finance_settings::Entity::update_many()
+        .col_expr(finance_settings::Column::HardLockDate, Expr::value(s.hard_lock_date.map(date_str)))
+        .col_expr(
+            finance_settings::Column::ApprovalThreshold,
+            Expr::value(s.approval_threshold.map(money_to_db).transpose()?),
+        )
+        .col_expr(finance_settings::Column::UpdatedAt, Expr::value(s.updated_at))
+        .col_expr(finance_settings::Column::Version, Expr::value(s.version))
+        .filter(finance_settings::Column::TenantId.eq(tx.tenant().0))
+        .filter(finance_settings::Column::Version.eq(s.version - 1))
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Period {
+    pub id: i32,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub is_closed: bool,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+}
+
+impl TryFrom<fiscal_periods::Model> for Period {
+    type Error = AppError;
+    fn try_from(m: fiscal_periods::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: m.id,
+            starts_on: parse_date(&m.starts_on)?,
+            ends_on: parse_date(&m.ends_on)?,
+            is_closed: m.status == "closed",
+            closed_at: m.closed_at,
+            version: m.version,
+        })
+    }
+}
+
+/// The period row, created open if it does not exist yet.
+pub async fn ensure_period(tx: &TenantTx<'_>, id: i32, starts_on: NaiveDate, ends_on: NaiveDate) -> AppResult<Period> {
+    let am = fiscal_periods::ActiveModel {
+        tenant_id: Set(tx.tenant().0),
+        id: Set(id),
+        starts_on: Set(date_str(starts_on)),
+        ends_on: Set(date_str(ends_on)),
+        status: Set("open".into()),
+        closed_at: Set(None),
+        version: Set(1),
+    };
+    fiscal_periods::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([fiscal_periods::Column::TenantId, fiscal_periods::Column::Id]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(tx.conn())
+        .await?;
+    get_period(tx, id).await?.ok_or_else(|| AppError::internal("period vanished"))
+}
+
+pub async fn get_period(tx: &TenantTx<'_>, id: i32) -> AppResult<Option<Period>> {
+    fiscal_periods::Entity::find()
+        .filter(fiscal_periods::Column::TenantId.eq(tx.tenant().0))
+        .filter(fiscal_periods::Column::Id.eq(id))
+        .one(tx.conn())
+        .await?
+        .map(Period::try_from)
+        .transpose()
+}
+
+pub async fn list_periods(tx: &TenantTx<'_>, from: i32, to: i32) -> AppResult<Vec<Period>> {
+    fiscal_periods::Entity::find()
+        .filter(fiscal_periods::Column::TenantId.eq(tx.tenant().0))
+        .filter(fiscal_periods::Column::Id.between(from, to))
+        .order_by_asc(fiscal_periods::Column::Id)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Period::try_from)
+        .collect()
+}
+
+pub async fn set_period_closed(tx: &TenantTx<'_>, p: &Period) -> AppResult<bool> {
+    let res = fiscal_periods::Entity::update_many()
+        .col_expr(fiscal_periods::Column::Status, Expr::value(if p.is_closed { "closed" } else { "open" }))
+        .col_expr(fiscal_periods::Column::ClosedAt, Expr::value(p.closed_at))
+        .col_expr(fiscal_periods::Column::Version, Expr::value(p.version))
+        .filter(fiscal_periods::Column::TenantId.eq(tx.tenant().0))
+        .filter(fiscal_periods::Column::Id.eq(p.id))
+        .filter(fiscal_periods::Column::Version.eq(p.version - 1))
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub id: Uuid,
+    pub number: Option<String>,
+    pub entry_date: NaiveDate,
+    pub period_id: i32,
+    pub is_posted: bool,
+    pub memo: String,
+    pub currency: String,
+    pub total_debit: Decimal,
+    pub source_type: String,
+    pub source_id: Option<String>,
+    pub reversal_of: Option<Uuid>,
+    pub reversed_by: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub posted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl TryFrom<journal_entries::Model> for Entry {
+    type Error = AppError;
+    fn try_from(m: journal_entries::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: m.id,
+            number: m.number,
+            entry_date: parse_date(&m.entry_date)?,
+            period_id: m.period_id,
+            is_posted: m.status == "posted",
+            memo: m.memo,
+            currency: m.currency,
+            total_debit: money_from_db(m.total_debit),
+            source_type: m.source_type,
+            source_id: m.source_id,
+            reversal_of: m.reversal_of,
+            reversed_by: m.reversed_by,
+            created_by: m.created_by,
+            posted_at: m.posted_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+        })
+    }
+}
+
+fn line_from(m: journal_lines::Model) -> EntryLine {
+    EntryLine {
+        account_id: m.account_id,
+        debit: money_from_db(m.debit),
+        credit: money_from_db(m.credit),
+        memo: m.memo,
+        dimensions: Dimensions {
+            department: m.department,
+            project: m.project,
+            customer_id: m.customer_id,
+            supplier_id: m.supplier_id,
+            item_id: m.item_id,
+        },
+    }
+}
+
+fn entry_am(tx: &TenantTx<'_>, e: &Entry) -> AppResult<journal_entries::ActiveModel> {
+    Ok(journal_entries::ActiveModel {
+        tenant_id: Set(tx.tenant().0),
+        id: Set(e.id),
+        number: Set(e.number.clone()),
+        entry_date: Set(date_str(e.entry_date)),
+        period_id: Set(e.period_id),
+        status: Set(if e.is_posted { "posted" } else { "draft" }.into()),
+        memo: Set(e.memo.clone()),
+        currency: Set(e.currency.clone()),
+        total_debit: Set(money_to_db(e.total_debit)?),
+        source_type: Set(e.source_type.clone()),
+        source_id: Set(e.source_id.clone()),
+        reversal_of: Set(e.reversal_of),
+        reversed_by: Set(e.reversed_by),
+        created_by: Set(e.created_by),
+        posted_at: Set(e.posted_at),
+        created_at: Set(e.created_at),
+        updated_at: Set(e.updated_at),
+        version: Set(e.version),
+    })
+}
+
+async fn insert_lines(tx: &TenantTx<'_>, e: &Entry, lines: &[EntryLine]) -> AppResult<()> {
+    let mut rows = Vec::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        rows.push(journal_lines::ActiveModel {
+            tenant_id: Set(tx.tenant().0),
+            entry_id: Set(e.id),
+            line_no: Set(i32::try_from(i + 1).map_err(AppError::internal)?),
+            account_id: Set(l.account_id),
+            entry_date: Set(date_str(e.entry_date)),
+            posted: Set(e.is_posted),
+            debit: Set(money_to_db(l.debit)?),
+            credit: Set(money_to_db(l.credit)?),
+            memo: Set(l.memo.clone()),
+            department: Set(l.dimensions.department.clone()),
+            project: Set(l.dimensions.project.clone()),
+            customer_id: Set(l.dimensions.customer_id),
+            supplier_id: Set(l.dimensions.supplier_id),
+            item_id: Set(l.dimensions.item_id),
+        });
+    }
+    // SQLite caps bound parameters per statement; 14 columns x 60 rows stays well under it.
+    for chunk in rows.chunks(60) {
+        journal_lines::Entity::insert_many(chunk.to_vec()).exec_without_returning(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+pub async fn insert_entry(tx: &TenantTx<'_>, e: &Entry, lines: &[EntryLine]) -> AppResult<()> {
+    match journal_entries::Entity::insert(entry_am(tx, e)?).exec_without_returning(tx.conn()).await {
+        Ok(_) => {}
+        Err(err) if is_unique_violation(&err) => return Err(AppError::Conflict("the entry number is taken".into())),
+        Err(err) => return Err(err.into()),
+    }
+    insert_lines(tx, e, lines).await
+}
+
+pub async fn get_entry(tx: &TenantTx<'_>, id: Uuid) -> AppResult<Option<(Entry, Vec<EntryLine>)>> {
+    let Some(m) = journal_entries::Entity::find()
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::Id.eq(id))
+        .one(tx.conn())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let lines = journal_lines::Entity::find()
+        .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_lines::Column::EntryId.eq(id))
+        .order_by_asc(journal_lines::Column::LineNo)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(line_from)
+        .collect();
+    Ok(Some((Entry::try_from(m)?, lines)))
+}
+
+#[derive(Default)]
+pub struct EntryFilter {
+    pub is_posted: Option<bool>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub source_type: Option<String>,
+    pub source_id: Option<String>,
+    pub q: Option<String>,
+}
+
+pub async fn list_entries(tx: &TenantTx<'_>, page: &Page, f: &EntryFilter) -> AppResult<Vec<Entry>> {
+    let mut q = journal_entries::Entity::find().filter(journal_entries::Column::TenantId.eq(tx.tenant().0));
+    if let Some(p) = f.is_posted {
+        q = q.filter(journal_entries::Column::Status.eq(if p { "posted" } else { "draft" }));
+    }
+    if let Some(d) = f.from {
+        q = q.filter(journal_entries::Column::EntryDate.gte(date_str(d)));
+    }
+    if let Some(d) = f.to {
+        q = q.filter(journal_entries::Column::EntryDate.lte(date_str(d)));
+    }
+    if let Some(s) = &f.source_type {
+        q = q.filter(journal_entries::Column::SourceType.eq(s.clone()));
+    }
+    if let Some(s) = &f.source_id {
+        q = q.filter(journal_entries::Column::SourceId.eq(s.clone()));
+    }
+    if let Some(text) = &f.q {
+        let like = format!("%{text}%");
+        q = q.filter(journal_entries::Column::Number.like(like.clone()).or(journal_entries::Column::Memo.like(like)));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(journal_entries::Column::Id.gt(after));
+    }
+    q.order_by_asc(journal_entries::Column::Id)
+        .limit(page.fetch_limit())
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Entry::try_from)
+        .collect()
+}
+
+/// Replaces a draft's header and lines if its version still matches.
+pub async fn replace_draft(tx: &TenantTx<'_>, e: &Entry, lines: &[EntryLine]) -> AppResult<bool> {
+    let res = journal_entries::Entity::update_many()
+        .col_expr(journal_entries::Column::EntryDate, Expr::value(date_str(e.entry_date)))
+        .col_expr(journal_entries::Column::PeriodId, Expr::value(e.period_id))
+        .col_expr(journal_entries::Column::Memo, Expr::value(e.memo.clone()))
+        .col_expr(journal_entries::Column::Currency, Expr::value(e.currency.clone()))
+        .col_expr(journal_entries::Column::TotalDebit, Expr::value(money_to_db(e.total_debit)?))
+        .col_expr(journal_entries::Column::UpdatedAt, Expr::value(e.updated_at))
+        .col_expr(journal_entries::Column::Version, Expr::value(e.version))
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::Id.eq(e.id))
+        .filter(journal_entries::Column::Status.eq("draft"))
+        .filter(journal_entries::Column::Version.eq(e.version - 1))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(false);
+    }
+    delete_lines(tx, e.id).await?;
+    insert_lines(tx, e, lines).await?;
+    Ok(true)
+}
+
+async fn delete_lines(tx: &TenantTx<'_>, entry: Uuid) -> AppResult<()> {
+    journal_lines::Entity::delete_many()
+        .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_lines::Column::EntryId.eq(entry))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_draft(tx: &TenantTx<'_>, id: Uuid) -> AppResult<bool> {
+    delete_lines(tx, id).await?;
+    let res = journal_entries::Entity::delete_many()
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::Id.eq(id))
+        .filter(journal_entries::Column::Status.eq("draft"))
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Turns a draft into a posted entry (number, time); false if it was no longer a draft at
+/// the expected version.
+pub async fn mark_posted(tx: &TenantTx<'_>, e: &Entry) -> AppResult<bool> {
+    let res = journal_entries::Entity::update_many()
+        .col_expr(journal_entries::Column::Status, Expr::value("posted"))
+        .col_expr(journal_entries::Column::Number, Expr::value(e.number.clone()))
+        .col_expr(journal_entries::Column::PostedAt, Expr::value(e.posted_at))
+        .col_expr(journal_entries::Column::UpdatedAt, Expr::value(e.updated_at))
+        .col_expr(journal_entries::Column::Version, Expr::value(e.version))
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::Id.eq(e.id))
+        .filter(journal_entries::Column::Status.eq("draft"))
+        .filter(journal_entries::Column::Version.eq(e.version - 1))
+        .exec(tx.conn())
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(false);
+    }
+    journal_lines::Entity::update_many()
+        .col_expr(journal_lines::Column::Posted, Expr::value(true))
+        .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_lines::Column::EntryId.eq(e.id))
+        .exec(tx.conn())
+        .await?;
+    Ok(true)
+}
+
+/// Links a posted entry to its reversal; false if it was already reversed.
+pub async fn mark_reversed(tx: &TenantTx<'_>, id: Uuid, by: Uuid, now: DateTime<Utc>) -> AppResult<bool> {
+    let res = journal_entries::Entity::update_many()
+        .col_expr(journal_entries::Column::ReversedBy, Expr::value(Some(by)))
+        .col_expr(journal_entries::Column::UpdatedAt, Expr::value(now))
+        .col_expr(journal_entries::Column::Version, Expr::col(journal_entries::Column::Version).add(1))
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::Id.eq(id))
+        .filter(journal_entries::Column::ReversedBy.is_null())
+        .exec(tx.conn())
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Adds posted amounts to the account's balance for the period.
+pub async fn add_to_balance(tx: &TenantTx<'_>, account: Uuid, period: i32, debit: Decimal, credit: Decimal) -> AppResult<()> {
+    let am = account_period_balances::ActiveModel {
+        tenant_id: Set(tx.tenant().0),
+        account_id: Set(account),
+        period_id: Set(period),
+        debit: Set(money_to_db(debit)?),
+        credit: Set(money_to_db(credit)?),
+    };
+    use account_period_balances::Column as C;
+    account_period_balances::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([C::TenantId, C::AccountId, C::PeriodId])
+                .value(C::Debit, Expr::col((account_period_balances::Entity, C::Debit)).add(Expr::cust("excluded.debit")))
+                .value(C::Credit, Expr::col((account_period_balances::Entity, C::Credit)).add(Expr::cust("excluded.credit")))
+                .to_owned(),
+        )
+        .exec_without_returning(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// (account, debit, credit) summed over whole periods `from..=to`, from the balance table.
+pub async fn period_sums(tx: &TenantTx<'_>, from: i32, to: i32) -> AppResult<Vec<(Uuid, Decimal, Decimal)>> {
+    use account_period_balances::Column as C;
+    let stmt = Query::select()
+        .column(C::AccountId)
+        .expr_as(Expr::col(C::Debit).sum(), "debit")
+        .expr_as(Expr::col(C::Credit).sum(), "credit")
+        .from(account_period_balances::Entity)
+        .and_where(Expr::col(C::TenantId).eq(tx.tenant().0))
+        .and_where(Expr::col(C::PeriodId).between(from, to))
+        .group_by_col(C::AccountId)
+        .to_owned();
+    sums(tx, &stmt).await
+}
+
+/// (account, debit, credit) summed over posted lines dated `from..=to` (for partial periods).
+pub async fn line_sums(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<(Uuid, Decimal, Decimal)>> {
+    use journal_lines::Column as C;
+    let stmt = Query::select()
+        .column(C::AccountId)
+        .expr_as(Expr::col(C::Debit).sum(), "debit")
+        .expr_as(Expr::col(C::Credit).sum(), "credit")
+        .from(journal_lines::Entity)
+        .and_where(Expr::col(C::TenantId).eq(tx.tenant().0))
+        .and_where(Expr::col(C::Posted).eq(true))
+        .and_where(Expr::col(C::EntryDate).between(date_str(from), date_str(to)))
+        .group_by_col(C::AccountId)
+        .to_owned();
+    sums(tx, &stmt).await
+}
+
+async fn sums(tx: &TenantTx<'_>, stmt: &sea_orm::sea_query::SelectStatement) -> AppResult<Vec<(Uuid, Decimal, Decimal)>> {
+    let rows = tx.conn().query_all(stmt).await?;
+    rows.iter()
+        .map(|r| {
+            // SUM of bigint is numeric on PostgreSQL; cast through i64 on both backends.
+            let get = |c: &str| -> AppResult<i64> {
+                r.try_get::<i64>("", c)
+                    .or_else(|_| r.try_get::<Decimal>("", c).map(|d| i64::try_from(d).unwrap_or(i64::MAX)))
+                    .map_err(AppError::from)
+            };
+            Ok((r.try_get::<Uuid>("", "account_id")?, money_from_db(get("debit")?), money_from_db(get("credit")?)))
+        })
+        .collect()
+}
+
+/// A posted line with its entry, for the general ledger detail.
+#[derive(Clone, Debug)]
+pub struct LedgerLine {
+    pub entry_id: Uuid,
+    pub number: Option<String>,
+    pub entry_date: NaiveDate,
+    pub line_no: i32,
+    pub memo: String,
+    pub debit: Decimal,
+    pub credit: Decimal,
+}
+
+/// Posted lines of one account dated `from..=to`, in date and entry-number order, after the
+/// keyset `(date, number, line)` given.
+pub async fn account_lines(
+    tx: &TenantTx<'_>,
+    account: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+    limit: u64,
+) -> AppResult<Vec<LedgerLine>> {
+    let lines = journal_lines::Entity::find()
+        .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_lines::Column::AccountId.eq(account))
+        .filter(journal_lines::Column::Posted.eq(true))
+        .filter(journal_lines::Column::EntryDate.between(date_str(from), date_str(to)))
+        .order_by_asc(journal_lines::Column::EntryDate)
+        .order_by_asc(journal_lines::Column::EntryId)
+        .order_by_asc(journal_lines::Column::LineNo)
+        .limit(limit)
+        .all(tx.conn())
+        .await?;
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.entry_id).collect();
+    let numbers: HashMap<Uuid, Option<String>> = journal_entries::Entity::find()
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e.number))
+        .collect();
+    lines
+        .into_iter()
+        .map(|l| {
+            Ok(LedgerLine {
+                number: numbers.get(&l.entry_id).cloned().flatten(),
+                entry_id: l.entry_id,
+                entry_date: parse_date(&l.entry_date)?,
+                line_no: l.line_no,
+                memo: l.memo,
+                debit: money_from_db(l.debit),
+                credit: money_from_db(l.credit),
+            })
+        })
+        .collect()
+}
+
+/// The next number of a gapless per-tenant sequence, taken inside the caller's transaction:
+/// the row is created if missing (racing creators do nothing), then incremented under its row
+/// lock, so concurrent posters queue and no number is skipped or repeated.
+pub async fn next_in_sequence(tx: &TenantTx<'_>, key: &str) -> AppResult<i64> {
+    use super::entities::document_sequences::{ActiveModel, Column as C, Entity};
+    let am = ActiveModel { tenant_id: Set(tx.tenant().0), sequence_key: Set(key.to_owned()), next_value: Set(1) };
+    Entity::insert(am)
+        .on_conflict(OnConflict::columns([C::TenantId, C::SequenceKey]).do_nothing().to_owned())
+        .exec_without_returning(tx.conn())
+        .await?;
+    let stmt = Query::update()
+        .table(Entity)
+        .value(C::NextValue, Expr::col(C::NextValue).add(1))
+        .and_where(Expr::col(C::TenantId).eq(tx.tenant().0))
+        .and_where(Expr::col(C::SequenceKey).eq(key))
+        .returning(Query::returning().column(C::NextValue))
+        .to_owned();
+    let row = tx.conn().query_one(&stmt).await?.ok_or_else(|| AppError::internal("sequence row missing"))?;
+    Ok(row.try_get::<i64>("", "next_value")? - 1)
+}
