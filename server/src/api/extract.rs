@@ -136,6 +136,9 @@ needs!(
     AdminRead = Admin:Read,
     AdminWrite = Admin:Write,
     AuditRead = Audit:Read,
+    FinanceRead = Finance:Read,
+    FinanceWrite = Finance:Write,
+    FinanceApprove = Finance:Approve,
 );
 
 /// The caller, proven to hold `P` and to be entitled to its module.

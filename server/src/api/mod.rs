@@ -6,6 +6,7 @@ pub mod account;
 pub mod auth;
 pub mod extract;
 pub mod health;
+pub mod ledger;
 pub mod middleware;
 pub mod operator;
 pub mod problem;
@@ -38,7 +39,27 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(access::list_api_keys)
         .service(access::create_api_key)
         .service(access::get_api_key)
-        .service(access::revoke_api_key);
+        .service(access::revoke_api_key)
+        .service(ledger::list_accounts)
+        .service(ledger::create_account)
+        .service(ledger::get_account)
+        .service(ledger::update_account)
+        .service(ledger::delete_account)
+        .service(ledger::list_account_mappings)
+        .service(ledger::set_account_mappings)
+        .service(ledger::get_finance_settings)
+        .service(ledger::update_finance_settings)
+        .service(ledger::list_fiscal_periods)
+        .service(ledger::close_fiscal_period)
+        .service(ledger::reopen_fiscal_period)
+        .service(ledger::create_journal_entry)
+        .service(ledger::list_journal_entries)
+        .service(ledger::get_journal_entry)
+        .service(ledger::update_journal_entry)
+        .service(ledger::delete_journal_entry)
+        .service(ledger::post_journal_entry)
+        .service(ledger::reverse_journal_entry)
+        .service(ledger::trial_balance);
 }
 
 /// Routes under `/operator/v1`.

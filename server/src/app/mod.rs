@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod demo;
+pub mod ledger;
 pub mod operator;
 pub mod sessions;
 pub mod signup;

@@ -103,6 +103,7 @@ pub async fn signup(app: &AppState, input: SignupInput) -> AppResult<Session> {
         }
     }
     let owner_role = owner_role.ok_or_else(|| AppError::internal("no owner role"))?;
+    super::ledger::set_up_books(&tx, &tenant.coa_template, now).await?;
     let user = User::new(&email, display, password_hash, now);
     users::insert(&tx, &user).await?;
     users::set_roles(&tx, user.id, &[owner_role]).await?;

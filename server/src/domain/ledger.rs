@@ -79,7 +79,11 @@ pub fn period_of(date: NaiveDate) -> i32 {
 pub fn period_bounds(period: i32) -> Option<(NaiveDate, NaiveDate)> {
     let (year, month) = (period / 100, (period % 100) as u32);
     let start = NaiveDate::from_ymd_opt(year, month, 1)?;
-    let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1)? } else { NaiveDate::from_ymd_opt(year, month + 1, 1)? };
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)?
+    };
     Some((start, next.pred_opt()?))
 }
 

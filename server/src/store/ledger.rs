@@ -637,7 +637,13 @@ pub async fn mark_reversed(tx: &TenantTx<'_>, id: Uuid, by: Uuid, now: DateTime<
 }
 
 /// Adds posted amounts to the account's balance for the period.
-pub async fn add_to_balance(tx: &TenantTx<'_>, account: Uuid, period: i32, debit: Decimal, credit: Decimal) -> AppResult<()> {
+pub async fn add_to_balance(
+    tx: &TenantTx<'_>,
+    account: Uuid,
+    period: i32,
+    debit: Decimal,
+    credit: Decimal,
+) -> AppResult<()> {
     let am = account_period_balances::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         account_id: Set(account),
@@ -649,8 +655,14 @@ pub async fn add_to_balance(tx: &TenantTx<'_>, account: Uuid, period: i32, debit
     account_period_balances::Entity::insert(am)
         .on_conflict(
             OnConflict::columns([C::TenantId, C::AccountId, C::PeriodId])
-                .value(C::Debit, Expr::col((account_period_balances::Entity, C::Debit)).add(Expr::cust("excluded.debit")))
-                .value(C::Credit, Expr::col((account_period_balances::Entity, C::Credit)).add(Expr::cust("excluded.credit")))
+                .value(
+                    C::Debit,
+                    Expr::col((account_period_balances::Entity, C::Debit)).add(Expr::cust("excluded.debit")),
+                )
+                .value(
+                    C::Credit,
+                    Expr::col((account_period_balances::Entity, C::Credit)).add(Expr::cust("excluded.credit")),
+                )
                 .to_owned(),
         )
         .exec_without_returning(tx.conn())
@@ -689,7 +701,10 @@ pub async fn line_sums(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> App
     sums(tx, &stmt).await
 }
 
-async fn sums(tx: &TenantTx<'_>, stmt: &sea_orm::sea_query::SelectStatement) -> AppResult<Vec<(Uuid, Decimal, Decimal)>> {
+async fn sums(
+    tx: &TenantTx<'_>,
+    stmt: &sea_orm::sea_query::SelectStatement,
+) -> AppResult<Vec<(Uuid, Decimal, Decimal)>> {
     let rows = tx.conn().query_all(stmt).await?;
     rows.iter()
         .map(|r| {

@@ -1,0 +1,956 @@
+//! The general ledger's use cases: the chart of accounts, periods, journal entries and the
+//! posting engine that every module posts through, and the trial balance.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::{AppState, Change, Ctx, record};
+use crate::domain::access::{Action, Module, Permission};
+use crate::domain::charts;
+use crate::domain::ids::TenantId;
+use crate::domain::ledger::{self as rules, AccountType, EntryLine, PostingError};
+use crate::domain::validate;
+use crate::error::{AppError, AppResult, Fields};
+use crate::store::ledger::{self as books, Account, AccountFilter, Entry, EntryFilter, FinanceSettings, Period};
+use crate::store::{Access, Page, TenantTx, tenants};
+
+/// Creates the chart from a template, the default account mapping and the finance settings,
+/// inside the sign-up transaction.
+pub async fn set_up_books(tx: &TenantTx<'_>, template: &str, now: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
+    let accounts =
+        charts::template(template).ok_or_else(|| AppError::field("accounting_template", "unknown template"))?;
+    let mut ids: HashMap<&str, Uuid> = HashMap::new();
+    let mut rows = Vec::with_capacity(accounts.len());
+    for (code, parent, name, name_en, kind) in accounts {
+        let id = Uuid::now_v7();
+        ids.insert(code, id);
+        rows.push(Account {
+            id,
+            code: (*code).to_owned(),
+            name: (*name).to_owned(),
+            name_en: Some((*name_en).to_owned()),
+            parent_id: parent.and_then(|p| ids.get(p).copied()),
+            account_type: *kind,
+            is_postable: !accounts.iter().any(|a| a.1 == Some(*code)),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        });
+    }
+    books::insert_accounts(tx, &rows).await?;
+    let mapping: Vec<(String, Uuid)> = charts::default_mapping(template)
+        .into_iter()
+        .filter_map(|(purpose, code)| ids.get(code).map(|id| (purpose.to_owned(), *id)))
+        .collect();
+    books::set_mappings(tx, &mapping).await?;
+    books::insert_settings(
+        tx,
+        &FinanceSettings { hard_lock_date: None, approval_threshold: None, updated_at: now, version: 1 },
+    )
+    .await
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound { entity: "account" }
+}
+
+pub async fn list_accounts(
+    app: &AppState,
+    tenant: TenantId,
+    limit: u64,
+    after_code: Option<&str>,
+    filter: &AccountFilter,
+) -> AppResult<Vec<Account>> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let list = books::list_accounts(&tx, limit, after_code, filter).await?;
+    tx.commit().await?;
+    Ok(list)
+}
+
+pub async fn get_account(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<Account> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let a = books::get_account(&tx, id).await?.ok_or_else(not_found)?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+pub struct NewAccount {
+    pub code: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub account_type: Option<String>,
+}
+
+fn account_code(raw: &str) -> Result<String, String> {
+    let code = raw.trim();
+    if code.is_empty() || code.len() > 20 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err("must be 1-20 letters, digits, dots or dashes".into());
+    }
+    Ok(code.to_owned())
+}
+
+fn account_json(a: &Account) -> serde_json::Value {
+    serde_json::json!({"code": a.code, "name": a.name, "name_en": a.name_en, "account_type": a.account_type.as_str(),
+        "parent_id": a.parent_id, "is_postable": a.is_postable, "is_active": a.is_active})
+}
+
+/// Adds an account. A sub-account takes its parent's type; the parent stops being postable,
+/// which is refused once the parent has journal lines.
+pub async fn create_account(app: &AppState, ctx: &Ctx, input: NewAccount) -> AppResult<Account> {
+    let mut f = Fields::new();
+    let code = f.check("code", account_code(&input.code));
+    let name = f.check("name", validate::name(&input.name, 200));
+    let name_en = input.name_en.as_deref().and_then(|n| f.check("name_en", validate::name(n, 200)));
+    let kind = input.account_type.as_deref().and_then(|t| f.check("account_type", AccountType::parse(t)));
+    if input.parent_id.is_none() && input.account_type.is_none() {
+        f.push("account_type", "a top-level account needs a type");
+    }
+    f.finish()?;
+    let (Some(code), Some(name)) = (code, name) else { return Err(AppError::internal("validated fields missing")) };
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let parent = match input.parent_id {
+        Some(p) => {
+            Some(books::get_account(&tx, p).await?.ok_or_else(|| AppError::field("parent_id", "no such account"))?)
+        }
+        None => None,
+    };
+    let account_type = match (&parent, kind) {
+        (Some(p), Some(k)) if k != p.account_type => {
+            return Err(AppError::field(
+                "account_type",
+                format!("a sub-account of {} must be {}", p.code, p.account_type.as_str()),
+            ));
+        }
+        (Some(p), _) => p.account_type,
+        (None, Some(k)) => k,
+        (None, None) => return Err(AppError::internal("type missing")),
+    };
+    if let Some(p) = &parent
+        && p.is_postable
+    {
+        if books::account_has_lines(&tx, p.id).await? {
+            return Err(AppError::Conflict(format!(
+                "account {} already has journal lines; it cannot get sub-accounts",
+                p.code
+            )));
+        }
+        let parent_after = Account { is_postable: false, updated_at: now, version: p.version + 1, ..p.clone() };
+        if !books::update_account(&tx, &parent_after).await? {
+            return Err(AppError::StaleVersion { entity: "account", current: p.version });
+        }
+    }
+    let account = Account {
+        id: Uuid::now_v7(),
+        code,
+        name,
+        name_en,
+        parent_id: parent.as_ref().map(|p| p.id),
+        account_type,
+        is_postable: true,
+        is_active: true,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    books::insert_accounts(&tx, std::slice::from_ref(&account)).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("account.create", "account", Some(account.id.to_string()), None, Some(account_json(&account))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
+#[derive(Default)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub name_en: Option<Option<String>>,
+    pub is_active: Option<bool>,
+    pub account_type: Option<String>,
+}
+
+pub async fn update_account(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: i64,
+    patch: AccountPatch,
+) -> AppResult<Account> {
+    let mut f = Fields::new();
+    let name = patch.name.as_deref().and_then(|n| f.check("name", validate::name(n, 200)));
+    let kind = patch.account_type.as_deref().and_then(|t| f.check("account_type", AccountType::parse(t)));
+    let name_en = match &patch.name_en {
+        Some(Some(n)) => f.check("name_en", validate::name(n, 200)).map(Some),
+        Some(None) => Some(None),
+        None => None,
+    };
+    f.finish()?;
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let before = books::get_account(&tx, id).await?.ok_or_else(not_found)?;
+    if before.version != if_match {
+        return Err(AppError::StaleVersion { entity: "account", current: before.version });
+    }
+    let mut after = before.clone();
+    if let Some(n) = name {
+        after.name = n;
+    }
+    if let Some(n) = name_en {
+        after.name_en = n;
+    }
+    if let Some(k) = kind.filter(|k| *k != before.account_type) {
+        if books::account_has_lines(&tx, id).await? {
+            return Err(AppError::Conflict(format!(
+                "account {} has journal lines; its type cannot change",
+                before.code
+            )));
+        }
+        if before.parent_id.is_some() || books::account_has_children(&tx, id).await? {
+            return Err(AppError::Conflict(format!(
+                "account {} is part of a hierarchy; sub-accounts share their parent's type",
+                before.code
+            )));
+        }
+        after.account_type = k;
+    }
+    if patch.is_active == Some(false)
+        && before.is_active
+        && let Some((purpose, _)) = books::mappings(&tx).await?.into_iter().find(|(_, a)| *a == id)
+    {
+        return Err(AppError::Conflict(format!(
+            "account {} is mapped for {purpose}; map another account first",
+            before.code
+        )));
+    }
+    if let Some(active) = patch.is_active {
+        after.is_active = active;
+    }
+    after.updated_at = now;
+    after.version += 1;
+    if !books::update_account(&tx, &after).await? {
+        return Err(AppError::StaleVersion { entity: "account", current: before.version });
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "account.update",
+            "account",
+            Some(id.to_string()),
+            Some(account_json(&before)),
+            Some(account_json(&after)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deletes an unused account: no journal lines, no sub-accounts, not mapped.
+pub async fn delete_account(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<()> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let account = books::get_account(&tx, id).await?.ok_or_else(not_found)?;
+    if books::account_has_lines(&tx, id).await? {
+        return Err(AppError::Conflict(format!("account {} has journal lines; deactivate it instead", account.code)));
+    }
+    if books::account_has_children(&tx, id).await? {
+        return Err(AppError::Conflict(format!("account {} has sub-accounts", account.code)));
+    }
+    if let Some((purpose, _)) = books::mappings(&tx).await?.into_iter().find(|(_, a)| *a == id) {
+        return Err(AppError::Conflict(format!("account {} is mapped for {purpose}", account.code)));
+    }
+    books::delete_account(&tx, id).await?;
+    if let Some(parent_id) = account.parent_id
+        && !books::account_has_children(&tx, parent_id).await?
+        && let Some(parent) = books::get_account(&tx, parent_id).await?
+    {
+        let parent_after = Account { is_postable: true, updated_at: now, version: parent.version + 1, ..parent };
+        books::update_account(&tx, &parent_after).await?;
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("account.delete", "account", Some(id.to_string()), Some(account_json(&account)), None),
+    )
+    .await?;
+    tx.commit().await
+}
+
+pub async fn mappings(app: &AppState, tenant: TenantId) -> AppResult<Vec<(String, Account)>> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let pairs = books::mappings(&tx).await?;
+    let accounts: HashMap<Uuid, Account> = books::all_accounts(&tx).await?.into_iter().map(|a| (a.id, a)).collect();
+    tx.commit().await?;
+    Ok(pairs.into_iter().filter_map(|(p, id)| accounts.get(&id).cloned().map(|a| (p, a))).collect())
+}
+
+pub async fn update_mappings(
+    app: &AppState,
+    ctx: &Ctx,
+    changes: Vec<(String, Uuid)>,
+) -> AppResult<Vec<(String, Account)>> {
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let known: Vec<&str> = charts::PURPOSES.iter().map(|p| p.0).collect();
+    let facts = books::account_facts(&tx, &changes.iter().map(|c| c.1).collect::<Vec<_>>()).await?;
+    let mut f = Fields::new();
+    for (purpose, account) in &changes {
+        if !known.contains(&purpose.as_str()) {
+            f.push(purpose.clone(), "is not a posting purpose");
+        }
+        match facts.get(account) {
+            None => f.push(purpose.clone(), "no such account"),
+            Some(a) if !a.is_postable || !a.is_active => {
+                f.push(purpose.clone(), format!("account {} is not postable", a.code))
+            }
+            Some(_) => {}
+        }
+    }
+    f.finish()?;
+    let before = books::mappings(&tx).await?;
+    books::set_mappings(&tx, &changes).await?;
+    let as_json = |pairs: &[(String, Uuid)]| {
+        serde_json::json!(pairs.iter().map(|(p, a)| (p.clone(), a.to_string())).collect::<HashMap<_, _>>())
+    };
+    record(
+        &tx,
+        ctx,
+        app.now(),
+        Change::new("account_mapping.update", "account_mapping", None, Some(as_json(&before)), Some(as_json(&changes))),
+    )
+    .await?;
+    tx.commit().await?;
+    mappings(app, ctx.principal.tenant).await
+}
+
+pub async fn settings(app: &AppState, tenant: TenantId) -> AppResult<FinanceSettings> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let s = books::settings(&tx).await?;
+    tx.commit().await?;
+    Ok(s)
+}
+
+pub struct SettingsPatch {
+    pub hard_lock_date: Option<NaiveDate>,
+    pub approval_threshold: Option<Option<Decimal>>,
+}
+
+/// The hard lock date only moves forward: periods whose returns are filed stay closed.
+pub async fn update_settings(
+    app: &AppState,
+    ctx: &Ctx,
+    if_match: i64,
+    patch: SettingsPatch,
+) -> AppResult<FinanceSettings> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let before = books::settings(&tx).await?;
+    if before.version != if_match {
+        return Err(AppError::StaleVersion { entity: "finance settings", current: before.version });
+    }
+    let mut after = before.clone();
+    if let Some(lock) = patch.hard_lock_date {
+        if before.hard_lock_date.is_some_and(|old| lock < old) {
+            return Err(AppError::field("hard_lock_date", "the hard lock date cannot move back"));
+        }
+        if lock >= now.date_naive() {
+            return Err(AppError::field("hard_lock_date", "must be in the past"));
+        }
+        after.hard_lock_date = Some(lock);
+    }
+    if let Some(t) = patch.approval_threshold {
+        if t.is_some_and(|t| t.is_sign_negative()) {
+            return Err(AppError::field("approval_threshold", "must not be negative"));
+        }
+        after.approval_threshold = t;
+    }
+    after.updated_at = now;
+    after.version += 1;
+    if !books::update_settings(&tx, &after).await? {
+        return Err(AppError::StaleVersion { entity: "finance settings", current: before.version });
+    }
+    let snap = |s: &FinanceSettings| serde_json::json!({"hard_lock_date": s.hard_lock_date, "approval_threshold": s.approval_threshold.map(|d| d.to_string())});
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("finance_settings.update", "finance_settings", None, Some(snap(&before)), Some(snap(&after))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+fn period_or_virtual(id: i32, stored: Option<&Period>) -> AppResult<Period> {
+    if let Some(p) = stored {
+        return Ok(p.clone());
+    }
+    let (starts_on, ends_on) = rules::period_bounds(id).ok_or_else(|| AppError::field("period", "no such month"))?;
+    Ok(Period { id, starts_on, ends_on, is_closed: false, closed_at: None, version: 0 })
+}
+
+/// The twelve periods of a calendar year, open unless closed.
+pub async fn periods(app: &AppState, tenant: TenantId, year: i32) -> AppResult<Vec<Period>> {
+    if !(1900..=9999).contains(&year) {
+        return Err(AppError::field("year", "must be between 1900 and 9999"));
+    }
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let stored = books::list_periods(&tx, year * 100 + 1, year * 100 + 12).await?;
+    tx.commit().await?;
+    (1..=12).map(|m| period_or_virtual(year * 100 + m, stored.iter().find(|p| p.id == year * 100 + m))).collect()
+}
+
+fn parse_period(id: i32) -> AppResult<(NaiveDate, NaiveDate)> {
+    rules::period_bounds(id).ok_or(AppError::NotFound { entity: "period" })
+}
+
+pub async fn set_period_closed(app: &AppState, ctx: &Ctx, id: i32, close: bool) -> AppResult<Period> {
+    let (starts_on, ends_on) = parse_period(id)?;
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let before = books::ensure_period(&tx, id, starts_on, ends_on).await?;
+    if before.is_closed == close {
+        let state = if close { "closed" } else { "open" };
+        return Err(AppError::InvalidState {
+            entity: "period",
+            state: state.into(),
+            action: if close { "closed" } else { "reopened" },
+        });
+    }
+    if !close {
+        let lock = books::settings(&tx).await?.hard_lock_date;
+        if let Some(lock) = lock.filter(|l| ends_on <= *l) {
+            return Err(AppError::BooksLocked { lock_date: lock.to_string() });
+        }
+    }
+    let after =
+        Period { is_closed: close, closed_at: close.then_some(now), version: before.version + 1, ..before.clone() };
+    if !books::set_period_closed(&tx, &after).await? {
+        return Err(AppError::StaleVersion { entity: "period", current: before.version });
+    }
+    let action = if close { "period.close" } else { "period.reopen" };
+    let snap = |p: &Period| serde_json::json!({"status": if p.is_closed { "closed" } else { "open" }});
+    record(&tx, ctx, now, Change::new(action, "period", Some(id.to_string()), Some(snap(&before)), Some(snap(&after))))
+        .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// A journal entry as a client or another module describes it.
+pub struct EntryInput {
+    pub entry_date: NaiveDate,
+    pub memo: String,
+    pub currency: Option<String>,
+    pub lines: Vec<EntryLine>,
+}
+
+fn posting_error(e: PostingError) -> AppError {
+    match e {
+        PostingError::Fields(errors) => AppError::Validation(errors),
+        PostingError::Unbalanced { debit, credit } => AppError::UnbalancedEntry {
+            debit: debit.to_string(),
+            credit: credit.to_string(),
+            difference: (debit - credit).abs().to_string(),
+        },
+    }
+}
+
+/// Checks an entry against the chart; returns its total.
+async fn check(tx: &TenantTx<'_>, input: &EntryInput, currency: &str) -> AppResult<Decimal> {
+    let mut f = Fields::new();
+    if input.memo.chars().count() > 500 {
+        f.push("memo", "must be at most 500 characters");
+    }
+    for (i, l) in input.lines.iter().enumerate() {
+        if l.memo.chars().count() > 500 {
+            f.push(format!("lines[{i}].memo"), "must be at most 500 characters");
+        }
+    }
+    f.finish()?;
+    let ids: Vec<Uuid> = input.lines.iter().map(|l| l.account_id).collect();
+    let facts = books::account_facts(tx, &ids).await?;
+    rules::check_lines(&input.lines, currency, &facts).map_err(posting_error)
+}
+
+fn entry_json(e: &Entry, lines: &[EntryLine]) -> serde_json::Value {
+    serde_json::json!({
+        "number": e.number, "entry_date": e.entry_date, "memo": e.memo, "currency": e.currency,
+        "status": if e.is_posted { "posted" } else { "draft" }, "total": e.total_debit.to_string(),
+        "lines": lines.iter().map(|l| serde_json::json!({"account_id": l.account_id, "debit": l.debit.to_string(), "credit": l.credit.to_string()})).collect::<Vec<_>>(),
+    })
+}
+
+async fn currency_of(tx: &TenantTx<'_>, given: Option<String>) -> AppResult<String> {
+    let base = tenants::current(tx).await?.base_currency;
+    match given {
+        None => Ok(base),
+        Some(c) if c == base => Ok(c),
+        Some(_) => Err(AppError::field("currency", format!("journal entries are in the base currency {base}"))),
+    }
+}
+
+pub async fn create_draft(app: &AppState, ctx: &Ctx, input: EntryInput) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let currency = currency_of(&tx, input.currency.clone()).await?;
+    let total = check(&tx, &input, &currency).await?;
+    let entry = Entry {
+        id: Uuid::now_v7(),
+        number: None,
+        entry_date: input.entry_date,
+        period_id: rules::period_of(input.entry_date),
+        is_posted: false,
+        memo: input.memo.trim().to_owned(),
+        currency,
+        total_debit: total,
+        source_type: "manual".into(),
+        source_id: None,
+        reversal_of: None,
+        reversed_by: None,
+        created_by: Some(ctx.principal.actor_uuid()),
+        posted_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    books::insert_entry(&tx, &entry, &input.lines).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "journal_entry.create",
+            "journal_entry",
+            Some(entry.id.to_string()),
+            None,
+            Some(entry_json(&entry, &input.lines)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((entry, input.lines))
+}
+
+pub async fn get_entry(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let found = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+pub async fn list_entries(
+    app: &AppState,
+    tenant: TenantId,
+    page: &Page,
+    filter: &EntryFilter,
+) -> AppResult<Vec<Entry>> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let list = books::list_entries(&tx, page, filter).await?;
+    tx.commit().await?;
+    Ok(list)
+}
+
+fn state_of(e: &Entry) -> String {
+    if e.is_posted { "posted".into() } else { "draft".into() }
+}
+
+pub async fn update_draft(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    if_match: i64,
+    input: EntryInput,
+) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (before, before_lines) =
+        books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    if before.is_posted {
+        return Err(AppError::InvalidState {
+            entity: "journal entry",
+            state: state_of(&before),
+            action: "edited (reverse it instead)",
+        });
+    }
+    if before.version != if_match {
+        return Err(AppError::StaleVersion { entity: "journal entry", current: before.version });
+    }
+    let currency = currency_of(&tx, input.currency.clone()).await?;
+    let total = check(&tx, &input, &currency).await?;
+    let after = Entry {
+        entry_date: input.entry_date,
+        period_id: rules::period_of(input.entry_date),
+        memo: input.memo.trim().to_owned(),
+        currency,
+        total_debit: total,
+        updated_at: now,
+        version: before.version + 1,
+        ..before.clone()
+    };
+    if !books::replace_draft(&tx, &after, &input.lines).await? {
+        return Err(AppError::StaleVersion { entity: "journal entry", current: before.version });
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "journal_entry.update",
+            "journal_entry",
+            Some(id.to_string()),
+            Some(entry_json(&before, &before_lines)),
+            Some(entry_json(&after, &input.lines)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((after, input.lines))
+}
+
+pub async fn delete_draft(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<()> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (entry, lines) = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    if entry.is_posted || !books::delete_draft(&tx, id).await? {
+        return Err(AppError::InvalidState {
+            entity: "journal entry",
+            state: state_of(&entry),
+            action: "deleted (reverse it instead)",
+        });
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "journal_entry.delete",
+            "journal_entry",
+            Some(id.to_string()),
+            Some(entry_json(&entry, &lines)),
+            None,
+        ),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The voucher number prefix of the tenant's template (记 for the Chinese chart).
+async fn number_prefix(tx: &TenantTx<'_>) -> AppResult<&'static str> {
+    Ok(if tenants::current(tx).await?.coa_template == "cn_small_business" { "记" } else { "JE" })
+}
+
+/// The posting engine's last step, shared by every module: refuses locked dates and closed
+/// periods, numbers the entry gaplessly in its period, and adds its lines to the period
+/// balances — all inside the caller's transaction.
+pub async fn post_in(
+    tx: &TenantTx<'_>,
+    entry: &mut Entry,
+    lines: &[EntryLine],
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let settings = books::settings(tx).await?;
+    if !rules::after_lock(entry.entry_date, settings.hard_lock_date) {
+        let lock = settings.hard_lock_date.map(|d| d.to_string()).unwrap_or_default();
+        return Err(AppError::BooksLocked { lock_date: lock });
+    }
+    let (starts_on, ends_on) = parse_period(entry.period_id)?;
+    let period = books::ensure_period(tx, entry.period_id, starts_on, ends_on).await?;
+    if period.is_closed {
+        return Err(AppError::PeriodClosed {
+            period: format!("{}-{:02}", entry.entry_date.year(), entry.entry_date.month()),
+        });
+    }
+    let prefix = number_prefix(tx).await?;
+    let key = format!("journal:{}", entry.period_id);
+    let n = books::next_in_sequence(tx, &key).await?;
+    entry.number = Some(format!("{prefix}-{}-{:02}-{n:04}", entry.entry_date.year(), entry.entry_date.month()));
+    entry.is_posted = true;
+    entry.posted_at = Some(now);
+    entry.updated_at = now;
+    let mut per_account: HashMap<Uuid, (Decimal, Decimal)> = HashMap::new();
+    for l in lines {
+        let e = per_account.entry(l.account_id).or_default();
+        e.0 += l.debit;
+        e.1 += l.credit;
+    }
+    let mut accounts: Vec<_> = per_account.into_iter().collect();
+    // A fixed order keeps concurrent posters from deadlocking on balance rows.
+    accounts.sort_by_key(|(id, _)| *id);
+    for (account, (debit, credit)) in accounts {
+        books::add_to_balance(tx, account, entry.period_id, debit, credit).await?;
+    }
+    Ok(())
+}
+
+/// The caller may post this entry: above the tenant's threshold it takes finance:approve.
+fn check_approval(ctx: &Ctx, settings: &FinanceSettings, total: Decimal) -> AppResult<()> {
+    let needs = Permission::new(Module::Finance, Action::Approve);
+    match settings.approval_threshold {
+        Some(limit) if total > limit && !ctx.principal.can(needs) => {
+            Err(AppError::Forbidden(format!("{needs} (entries above {limit} need approval)")))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (mut entry, lines) = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    if entry.is_posted {
+        return Err(AppError::InvalidState {
+            entity: "journal entry",
+            state: state_of(&entry),
+            action: "posted again",
+        });
+    }
+    check_approval(ctx, &books::settings(&tx).await?, entry.total_debit)?;
+    // Accounts may have been deactivated or split since the draft was saved.
+    let input = EntryInput {
+        entry_date: entry.entry_date,
+        memo: entry.memo.clone(),
+        currency: Some(entry.currency.clone()),
+        lines,
+    };
+    check(&tx, &input, &entry.currency).await?;
+    let before = entry.clone();
+    post_in(&tx, &mut entry, &input.lines, now).await?;
+    entry.version += 1;
+    if !books::mark_posted(&tx, &entry).await? {
+        return Err(AppError::StaleVersion { entity: "journal entry", current: before.version });
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "journal_entry.post",
+            "journal_entry",
+            Some(id.to_string()),
+            Some(entry_json(&before, &input.lines)),
+            Some(entry_json(&entry, &input.lines)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((entry, input.lines))
+}
+
+pub struct ReversalInput {
+    pub entry_date: Option<NaiveDate>,
+    pub memo: Option<String>,
+}
+
+/// Posts the mirror of a posted entry, linked both ways. The original stays as it was.
+pub async fn reverse_entry(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    input: ReversalInput,
+) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (original, lines) = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    if !original.is_posted {
+        return Err(AppError::InvalidState {
+            entity: "journal entry",
+            state: state_of(&original),
+            action: "reversed (delete the draft instead)",
+        });
+    }
+    if original.reversed_by.is_some() {
+        return Err(AppError::InvalidState {
+            entity: "journal entry",
+            state: "reversed".into(),
+            action: "reversed again",
+        });
+    }
+    let date = input.entry_date.unwrap_or(original.entry_date);
+    if date < original.entry_date {
+        return Err(AppError::field("entry_date", "a reversal cannot be dated before the entry it reverses"));
+    }
+    let mirrored = rules::reversal_lines(&lines);
+    let number = original.number.clone().unwrap_or_default();
+    let mut reversal = Entry {
+        id: Uuid::now_v7(),
+        number: None,
+        entry_date: date,
+        period_id: rules::period_of(date),
+        is_posted: false,
+        memo: input.memo.unwrap_or_else(|| format!("Reversal of {number}")),
+        currency: original.currency.clone(),
+        total_debit: original.total_debit,
+        source_type: "reversal".into(),
+        source_id: Some(original.id.to_string()),
+        reversal_of: Some(original.id),
+        reversed_by: None,
+        created_by: Some(ctx.principal.actor_uuid()),
+        posted_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    post_in(&tx, &mut reversal, &mirrored, now).await?;
+    books::insert_entry(&tx, &reversal, &mirrored).await?;
+    if !books::mark_reversed(&tx, original.id, reversal.id, now).await? {
+        return Err(AppError::InvalidState {
+            entity: "journal entry",
+            state: "reversed".into(),
+            action: "reversed again",
+        });
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "journal_entry.reverse",
+            "journal_entry",
+            Some(id.to_string()),
+            None,
+            Some(entry_json(&reversal, &mirrored)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((reversal, mirrored))
+}
+
+/// One row of the trial balance: signed amounts (debit positive).
+#[derive(Clone, Debug)]
+pub struct TrialBalanceRow {
+    pub account: Account,
+    pub level: usize,
+    pub opening: Decimal,
+    pub debit: Decimal,
+    pub credit: Decimal,
+    pub closing: Decimal,
+}
+
+/// (debit, credit) per account over `from..=to`: whole months from the balance table, the
+/// partial months at either end from the lines. Cost grows with accounts and months, not lines.
+async fn range_sums(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> AppResult<HashMap<Uuid, (Decimal, Decimal)>> {
+    let mut out: HashMap<Uuid, (Decimal, Decimal)> = HashMap::new();
+    let mut add = |rows: Vec<(Uuid, Decimal, Decimal)>| {
+        for (a, d, c) in rows {
+            let e = out.entry(a).or_default();
+            e.0 += d;
+            e.1 += c;
+        }
+    };
+    if from > to {
+        return Ok(out);
+    }
+    let (first_start, first_end) = parse_period(rules::period_of(from))?;
+    let (last_start, last_end) = parse_period(rules::period_of(to))?;
+    if rules::period_of(from) == rules::period_of(to) {
+        if from == first_start && to == first_end {
+            add(books::period_sums(tx, rules::period_of(from), rules::period_of(to)).await?);
+        } else {
+            add(books::line_sums(tx, from, to).await?);
+        }
+        return Ok(out);
+    }
+    let whole_from = if from == first_start {
+        rules::period_of(from)
+    } else {
+        add(books::line_sums(tx, from, first_end).await?);
+        rules::period_of(first_end.succ_opt().unwrap_or(first_end))
+    };
+    let whole_to = if to == last_end {
+        rules::period_of(to)
+    } else {
+        add(books::line_sums(tx, last_start, to).await?);
+        rules::period_of(last_start.pred_opt().unwrap_or(last_start))
+    };
+    if whole_from <= whole_to {
+        add(books::period_sums(tx, whole_from, whole_to).await?);
+    }
+    Ok(out)
+}
+
+const EPOCH: (i32, u32, u32) = (1900, 1, 1);
+
+/// Opening balance before `from`, movements within `from..=to`, closing; parents sum their
+/// sub-accounts. Accounts with nothing in any column are left out.
+pub async fn trial_balance(
+    app: &AppState,
+    tenant: TenantId,
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+) -> AppResult<Vec<TrialBalanceRow>> {
+    let epoch = NaiveDate::from_ymd_opt(EPOCH.0, EPOCH.1, EPOCH.2).ok_or_else(|| AppError::internal("epoch"))?;
+    let from = from.unwrap_or(epoch);
+    if from > to {
+        return Err(AppError::field("from", "must not be after to"));
+    }
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let accounts = books::all_accounts(&tx).await?;
+    let before = match from.pred_opt() {
+        Some(day) if day >= epoch => range_sums(&tx, epoch, day).await?,
+        _ => HashMap::new(),
+    };
+    let during = range_sums(&tx, from, to).await?;
+    tx.commit().await?;
+    let by_id: HashMap<Uuid, &Account> = accounts.iter().map(|a| (a.id, a)).collect();
+    let mut totals: HashMap<Uuid, (Decimal, Decimal, Decimal)> = HashMap::new();
+    for a in &accounts {
+        let opening = before.get(&a.id).map(|(d, c)| d - c).unwrap_or_default();
+        let (debit, credit) = during.get(&a.id).copied().unwrap_or_default();
+        // Add to the account and every ancestor.
+        let mut cursor = Some(a.id);
+        let mut guard = 0;
+        while let Some(id) = cursor {
+            let t = totals.entry(id).or_default();
+            t.0 += opening;
+            t.1 += debit;
+            t.2 += credit;
+            cursor = by_id.get(&id).and_then(|x| x.parent_id);
+            guard += 1;
+            if guard > 32 {
+                break;
+            }
+        }
+    }
+    let level = |a: &Account| {
+        let mut n = 0;
+        let mut p = a.parent_id;
+        while let Some(id) = p {
+            n += 1;
+            p = by_id.get(&id).and_then(|x| x.parent_id);
+            if n > 32 {
+                break;
+            }
+        }
+        n
+    };
+    Ok(accounts
+        .iter()
+        .filter_map(|a| {
+            let (opening, debit, credit) = totals.get(&a.id).copied().unwrap_or_default();
+            if opening.is_zero() && debit.is_zero() && credit.is_zero() {
+                return None;
+            }
+            Some(TrialBalanceRow {
+                account: a.clone(),
+                level: level(a),
+                opening,
+                debit,
+                credit,
+                closing: opening + debit - credit,
+            })
+        })
+        .collect())
+}
