@@ -6,6 +6,7 @@ mod harness;
 
 mod access;
 mod auth;
+mod ledger;
 mod platform;
 mod subscription;
 mod tenancy;

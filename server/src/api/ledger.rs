@@ -256,11 +256,11 @@ pub struct FinanceSettingsView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<FinanceSettings> for FinanceSettingsView {
-    fn from(s: FinanceSettings) -> Self {
+impl FinanceSettingsView {
+    fn new(s: FinanceSettings, currency: &str) -> Self {
         Self {
             hard_lock_date: s.hard_lock_date,
-            approval_threshold: s.approval_threshold.map(|d| d.to_string()),
+            approval_threshold: s.approval_threshold.map(|d| amount(d, currency)),
             version: s.version,
             updated_at: s.updated_at,
         }
@@ -274,7 +274,7 @@ pub async fn get_finance_settings(
     app: web::Data<AppState>,
     auth: Authorized<FinanceRead>,
 ) -> Result<HttpResponse, AppError> {
-    let s = FinanceSettingsView::from(ledger::settings(&app, auth.tenant_id()).await?);
+    let s = FinanceSettingsView::new(ledger::settings(&app, auth.tenant_id()).await?, &auth.tenant.base_currency);
     Ok(HttpResponse::Ok().insert_header(etag(s.version)).json(s))
 }
 
@@ -304,7 +304,10 @@ pub async fn update_finance_settings(
         hard_lock_date: b.hard_lock_date,
         approval_threshold: b.approval_threshold.map(|o| o.map(Money::value)),
     };
-    let s = FinanceSettingsView::from(ledger::update_settings(&app, &auth.ctx(), if_match.0, patch).await?);
+    let s = FinanceSettingsView::new(
+        ledger::update_settings(&app, &auth.ctx(), if_match.0, patch).await?,
+        &auth.tenant.base_currency,
+    );
     Ok(HttpResponse::Ok().insert_header(etag(s.version)).json(s))
 }
 
