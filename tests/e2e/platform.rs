@@ -243,12 +243,19 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
             .json()
             .await?;
         let token = login["access_token"].as_str().unwrap_or_default().to_owned();
-        let users: serde_json::Value = client.get(format!("{url}/api/v1/users")).bearer_auth(token).send().await?.json().await?;
-        Ok::<_, reqwest::Error>(users)
+        let users: serde_json::Value = client.get(format!("{url}/api/v1/users")).bearer_auth(&token).send().await?.json().await?;
+        let books: serde_json::Value =
+            client.get(format!("{url}/api/v1/reports/trial-balance")).bearer_auth(&token).send().await?.json().await?;
+        let drafts: serde_json::Value =
+            client.get(format!("{url}/api/v1/journal-entries?status=draft")).bearer_auth(&token).send().await?.json().await?;
+        Ok::<_, reqwest::Error>((users, books, drafts))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let users = result.unwrap();
+    let (users, books, drafts) = result.unwrap();
     assert!(users["data"].as_array().unwrap().len() >= 6, "the demo company has staff: {users}");
+    assert!(books["lines"].as_array().unwrap().len() >= 8, "the demo company has books: {books}");
+    assert_eq!(books["totals"]["balanced"], true);
+    assert_eq!(drafts["data"].as_array().unwrap().len(), 1, "one entry waits as a draft");
     assert!(dir.path().join("data/meridian.db").exists(), "SQLite lives in ./data/");
 }
