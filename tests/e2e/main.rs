@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod auth;
 mod ledger;
+mod ledger_properties;
 mod platform;
 mod subscription;
 mod tenancy;

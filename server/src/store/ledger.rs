@@ -796,3 +796,51 @@ pub async fn next_in_sequence(tx: &TenantTx<'_>, key: &str) -> AppResult<i64> {
     let row = tx.conn().query_one(&stmt).await?.ok_or_else(|| AppError::internal("sequence row missing"))?;
     Ok(row.try_get::<i64>("", "next_value")? - 1)
 }
+
+/// Ledger invariants that must hold after any sequence of operations; each returned string
+/// names a violation. Used by the property tests (and cheap enough for an operator check).
+pub async fn invariant_violations(tx: &TenantTx<'_>) -> AppResult<Vec<String>> {
+    let mut out = Vec::new();
+    // Every posted entry balances.
+    let entries = journal_lines::Entity::find()
+        .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_lines::Column::Posted.eq(true))
+        .all(tx.conn())
+        .await?;
+    let mut per_entry: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    let mut per_cell: HashMap<(Uuid, i32), (i64, i64)> = HashMap::new();
+    for l in &entries {
+        let e = per_entry.entry(l.entry_id).or_default();
+        e.0 += l.debit;
+        e.1 += l.credit;
+        let date = parse_date(&l.entry_date)?;
+        let c = per_cell.entry((l.account_id, crate::domain::ledger::period_of(date))).or_default();
+        c.0 += l.debit;
+        c.1 += l.credit;
+    }
+    for (id, (d, c)) in &per_entry {
+        if d != c {
+            out.push(format!("entry {id} debits {d} credits {c}"));
+        }
+    }
+    // The period balances equal a recomputation from the lines.
+    let stored = account_period_balances::Entity::find()
+        .filter(account_period_balances::Column::TenantId.eq(tx.tenant().0))
+        .all(tx.conn())
+        .await?;
+    for b in &stored {
+        let expected = per_cell.remove(&(b.account_id, b.period_id)).unwrap_or_default();
+        if expected != (b.debit, b.credit) {
+            out.push(format!(
+                "balance {} {} is {:?}, lines say {expected:?}",
+                b.account_id,
+                b.period_id,
+                (b.debit, b.credit)
+            ));
+        }
+    }
+    for ((account, period), sums) in per_cell {
+        out.push(format!("lines of {account} in {period} sum to {sums:?} with no balance row"));
+    }
+    Ok(out)
+}
