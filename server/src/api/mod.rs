@@ -59,7 +59,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(ledger::delete_journal_entry)
         .service(ledger::post_journal_entry)
         .service(ledger::reverse_journal_entry)
-        .service(ledger::trial_balance);
+        .service(ledger::trial_balance)
+        .service(ledger::general_ledger);
 }
 
 /// Routes under `/operator/v1`.

@@ -954,3 +954,58 @@ pub async fn trial_balance(
         })
         .collect())
 }
+
+/// The general ledger of one account (and its sub-accounts): opening balance, each posted
+/// line with the running balance, closing balance.
+pub struct AccountLedger {
+    pub account: Account,
+    pub opening: Decimal,
+    pub lines: Vec<(books::LedgerLine, Decimal)>,
+    pub closing: Decimal,
+    /// More lines exist than [`GENERAL_LEDGER_LINES_MAX`]; narrow the dates.
+    pub truncated: bool,
+}
+
+pub const GENERAL_LEDGER_LINES_MAX: u64 = 10_000;
+
+pub async fn account_ledger(
+    app: &AppState,
+    tenant: TenantId,
+    account: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<AccountLedger> {
+    if from > to {
+        return Err(AppError::field("from", "must not be after to"));
+    }
+    let epoch = NaiveDate::from_ymd_opt(EPOCH.0, EPOCH.1, EPOCH.2).ok_or_else(|| AppError::internal("epoch"))?;
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let all = books::all_accounts(&tx).await?;
+    let target = all.iter().find(|a| a.id == account).cloned().ok_or_else(not_found)?;
+    // The account and every descendant.
+    let mut subtree = vec![account];
+    let mut i = 0;
+    while i < subtree.len() {
+        let parent = subtree[i];
+        subtree.extend(all.iter().filter(|a| a.parent_id == Some(parent)).map(|a| a.id));
+        i += 1;
+    }
+    let before = match from.pred_opt() {
+        Some(day) if day >= epoch => range_sums(&tx, epoch, day).await?,
+        _ => HashMap::new(),
+    };
+    let opening: Decimal = subtree.iter().filter_map(|id| before.get(id)).map(|(d, c)| d - c).sum();
+    let mut rows = books::account_lines(&tx, &subtree, from, to, GENERAL_LEDGER_LINES_MAX + 1).await?;
+    tx.commit().await?;
+    let truncated = rows.len() as u64 > GENERAL_LEDGER_LINES_MAX;
+    rows.truncate(GENERAL_LEDGER_LINES_MAX as usize);
+    let mut running = opening;
+    let lines = rows
+        .into_iter()
+        .map(|l| {
+            running += l.debit - l.credit;
+            (l, running)
+        })
+        .collect();
+    Ok(AccountLedger { account: target, opening, lines, closing: running, truncated })
+}

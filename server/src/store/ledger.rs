@@ -722,6 +722,7 @@ async fn sums(
 /// A posted line with its entry, for the general ledger detail.
 #[derive(Clone, Debug)]
 pub struct LedgerLine {
+    pub account_id: Uuid,
     pub entry_id: Uuid,
     pub number: Option<String>,
     pub entry_date: NaiveDate,
@@ -731,18 +732,17 @@ pub struct LedgerLine {
     pub credit: Decimal,
 }
 
-/// Posted lines of one account dated `from..=to`, in date and entry-number order, after the
-/// keyset `(date, number, line)` given.
+/// Posted lines of the given accounts dated `from..=to`, in date, entry and line order.
 pub async fn account_lines(
     tx: &TenantTx<'_>,
-    account: Uuid,
+    accounts: &[Uuid],
     from: NaiveDate,
     to: NaiveDate,
     limit: u64,
 ) -> AppResult<Vec<LedgerLine>> {
     let lines = journal_lines::Entity::find()
         .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
-        .filter(journal_lines::Column::AccountId.eq(account))
+        .filter(journal_lines::Column::AccountId.is_in(accounts.iter().copied()))
         .filter(journal_lines::Column::Posted.eq(true))
         .filter(journal_lines::Column::EntryDate.between(date_str(from), date_str(to)))
         .order_by_asc(journal_lines::Column::EntryDate)
@@ -764,6 +764,7 @@ pub async fn account_lines(
         .into_iter()
         .map(|l| {
             Ok(LedgerLine {
+                account_id: l.account_id,
                 number: numbers.get(&l.entry_id).cloned().flatten(),
                 entry_id: l.entry_id,
                 entry_date: parse_date(&l.entry_date)?,
