@@ -580,14 +580,9 @@ pub async fn get_journal_entry(
     auth: Authorized<FinanceRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let v = EntryView::new_pair(ledger::get_entry(&app, auth.tenant_id(), *id).await?);
+    let (entry, lines) = ledger::get_entry(&app, auth.tenant_id(), *id).await?;
+    let v = EntryView::new(entry, lines);
     Ok(HttpResponse::Ok().insert_header(etag(v.version)).json(v))
-}
-
-impl EntryView {
-    fn new_pair((e, lines): (Entry, Vec<EntryLine>)) -> Self {
-        Self::new(e, lines)
-    }
 }
 
 /// Replace a draft (If-Match required). Posted entries are never edited.
@@ -710,10 +705,6 @@ pub struct TrialBalanceView {
     pub totals: TrialBalanceTotals,
 }
 
-fn split(d: Decimal) -> (Decimal, Decimal) {
-    if d.is_sign_negative() { (Decimal::ZERO, -d) } else { (d, Decimal::ZERO) }
-}
-
 /// Trial balance (科目余额表): opening, movement and closing per account, with CSV export.
 #[utoipa::path(tag = "reports", operation_id = "trial_balance", params(ReportQuery),
     responses((status = 200, body = TrialBalanceView), (status = 422, body = Problem)))]
@@ -728,19 +719,13 @@ pub async fn trial_balance(
         return Err(AppError::field("as_of", "use as_of alone, or from and to"));
     }
     let to = q.as_of.or(q.to).unwrap_or_else(|| app.now().date_naive());
-    let rows = ledger::trial_balance(&app, auth.tenant_id(), q.from, to).await?;
+    let tb = ledger::trial_balance(&app, auth.tenant_id(), q.from, to).await?;
     let cur = auth.tenant.base_currency.clone();
-    let mut t = [Decimal::ZERO; 6];
-    let lines: Vec<TrialBalanceLine> = rows
+    let lines: Vec<TrialBalanceLine> = tb
+        .rows
         .into_iter()
         .map(|r| {
-            let (od, oc) = split(r.opening);
-            let (cd, cc) = split(r.closing);
-            if r.account.is_postable {
-                for (slot, v) in t.iter_mut().zip([od, oc, r.debit, r.credit, cd, cc]) {
-                    *slot += v;
-                }
-            }
+            let c = r.columns;
             TrialBalanceLine {
                 account_id: r.account.id,
                 code: r.account.code,
@@ -749,23 +734,24 @@ pub async fn trial_balance(
                 account_type: r.account.account_type.as_str(),
                 level: r.level,
                 is_postable: r.account.is_postable,
-                opening_debit: amount(od, &cur),
-                opening_credit: amount(oc, &cur),
-                debit: amount(r.debit, &cur),
-                credit: amount(r.credit, &cur),
-                closing_debit: amount(cd, &cur),
-                closing_credit: amount(cc, &cur),
+                opening_debit: amount(c.opening_debit, &cur),
+                opening_credit: amount(c.opening_credit, &cur),
+                debit: amount(c.debit, &cur),
+                credit: amount(c.credit, &cur),
+                closing_debit: amount(c.closing_debit, &cur),
+                closing_credit: amount(c.closing_credit, &cur),
             }
         })
         .collect();
+    let t = tb.totals;
     let totals = TrialBalanceTotals {
-        opening_debit: amount(t[0], &cur),
-        opening_credit: amount(t[1], &cur),
-        debit: amount(t[2], &cur),
-        credit: amount(t[3], &cur),
-        closing_debit: amount(t[4], &cur),
-        closing_credit: amount(t[5], &cur),
-        balanced: t[0] == t[1] && t[2] == t[3] && t[4] == t[5],
+        opening_debit: amount(t.opening_debit, &cur),
+        opening_credit: amount(t.opening_credit, &cur),
+        debit: amount(t.debit, &cur),
+        credit: amount(t.credit, &cur),
+        closing_debit: amount(t.closing_debit, &cur),
+        closing_credit: amount(t.closing_credit, &cur),
+        balanced: t.is_balanced(),
     };
     if q.format.as_deref() == Some("csv") {
         let mut csv = String::from(

@@ -11,7 +11,7 @@ use super::{AppState, Change, Ctx, record};
 use crate::domain::access::{Action, Module, Permission};
 use crate::domain::charts;
 use crate::domain::ids::TenantId;
-use crate::domain::ledger::{self as rules, AccountType, EntryLine, PostingError};
+use crate::domain::ledger::{self as rules, AccountType, BalanceColumns, EntryLine, PostingError};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, Fields};
 use crate::store::ledger::{self as books, Account, AccountFilter, Entry, EntryFilter, FinanceSettings, Period};
@@ -828,15 +828,18 @@ pub async fn reverse_entry(
     Ok((reversal, mirrored))
 }
 
-/// One row of the trial balance: signed amounts (debit positive).
+/// One row of the trial balance.
 #[derive(Clone, Debug)]
 pub struct TrialBalanceRow {
     pub account: Account,
     pub level: usize,
-    pub opening: Decimal,
-    pub debit: Decimal,
-    pub credit: Decimal,
-    pub closing: Decimal,
+    pub columns: BalanceColumns,
+}
+
+pub struct TrialBalance {
+    pub rows: Vec<TrialBalanceRow>,
+    /// Sums of postable accounts only: parents already include their sub-accounts.
+    pub totals: BalanceColumns,
 }
 
 /// (debit, credit) per account over `from..=to`: whole months from the balance table, the
@@ -883,6 +886,19 @@ async fn range_sums(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> AppRes
 
 const EPOCH: (i32, u32, u32) = (1900, 1, 1);
 
+fn epoch() -> AppResult<NaiveDate> {
+    NaiveDate::from_ymd_opt(EPOCH.0, EPOCH.1, EPOCH.2).ok_or_else(|| AppError::internal("epoch"))
+}
+
+/// (debit, credit) per account of everything posted before `from`.
+async fn sums_before(tx: &TenantTx<'_>, from: NaiveDate) -> AppResult<HashMap<Uuid, (Decimal, Decimal)>> {
+    let epoch = epoch()?;
+    match from.pred_opt() {
+        Some(day) if day >= epoch => range_sums(tx, epoch, day).await,
+        _ => Ok(HashMap::new()),
+    }
+}
+
 /// Opening balance before `from`, movements within `from..=to`, closing; parents sum their
 /// sub-accounts. Accounts with nothing in any column are left out.
 pub async fn trial_balance(
@@ -890,18 +906,14 @@ pub async fn trial_balance(
     tenant: TenantId,
     from: Option<NaiveDate>,
     to: NaiveDate,
-) -> AppResult<Vec<TrialBalanceRow>> {
-    let epoch = NaiveDate::from_ymd_opt(EPOCH.0, EPOCH.1, EPOCH.2).ok_or_else(|| AppError::internal("epoch"))?;
-    let from = from.unwrap_or(epoch);
+) -> AppResult<TrialBalance> {
+    let from = from.unwrap_or(epoch()?);
     if from > to {
         return Err(AppError::field("from", "must not be after to"));
     }
     let tx = app.store.begin(tenant, Access::Read).await?;
     let accounts = books::all_accounts(&tx).await?;
-    let before = match from.pred_opt() {
-        Some(day) if day >= epoch => range_sums(&tx, epoch, day).await?,
-        _ => HashMap::new(),
-    };
+    let before = sums_before(&tx, from).await?;
     let during = range_sums(&tx, from, to).await?;
     tx.commit().await?;
     let by_id: HashMap<Uuid, &Account> = accounts.iter().map(|a| (a.id, a)).collect();
@@ -936,7 +948,7 @@ pub async fn trial_balance(
         }
         n
     };
-    Ok(accounts
+    let rows: Vec<TrialBalanceRow> = accounts
         .iter()
         .filter_map(|a| {
             let (opening, debit, credit) = totals.get(&a.id).copied().unwrap_or_default();
@@ -946,13 +958,15 @@ pub async fn trial_balance(
             Some(TrialBalanceRow {
                 account: a.clone(),
                 level: level(a),
-                opening,
-                debit,
-                credit,
-                closing: opening + debit - credit,
+                columns: BalanceColumns::new(opening, debit, credit),
             })
         })
-        .collect())
+        .collect();
+    let mut sum = BalanceColumns::default();
+    for r in rows.iter().filter(|r| r.account.is_postable) {
+        sum.add(&r.columns);
+    }
+    Ok(TrialBalance { rows, totals: sum })
 }
 
 /// The general ledger of one account (and its sub-accounts): opening balance, each posted
@@ -978,7 +992,6 @@ pub async fn account_ledger(
     if from > to {
         return Err(AppError::field("from", "must not be after to"));
     }
-    let epoch = NaiveDate::from_ymd_opt(EPOCH.0, EPOCH.1, EPOCH.2).ok_or_else(|| AppError::internal("epoch"))?;
     let tx = app.store.begin(tenant, Access::Read).await?;
     let all = books::all_accounts(&tx).await?;
     let target = all.iter().find(|a| a.id == account).cloned().ok_or_else(not_found)?;
@@ -990,10 +1003,7 @@ pub async fn account_ledger(
         subtree.extend(all.iter().filter(|a| a.parent_id == Some(parent)).map(|a| a.id));
         i += 1;
     }
-    let before = match from.pred_opt() {
-        Some(day) if day >= epoch => range_sums(&tx, epoch, day).await?,
-        _ => HashMap::new(),
-    };
+    let before = sums_before(&tx, from).await?;
     let opening: Decimal = subtree.iter().filter_map(|id| before.get(id)).map(|(d, c)| d - c).sum();
     let mut rows = books::account_lines(&tx, &subtree, from, to, GENERAL_LEDGER_LINES_MAX + 1).await?;
     tx.commit().await?;

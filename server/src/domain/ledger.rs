@@ -181,6 +181,46 @@ pub fn after_lock(date: NaiveDate, hard_lock_date: Option<NaiveDate>) -> bool {
     hard_lock_date.is_none_or(|lock| date > lock)
 }
 
+/// A trial-balance row's six columns: a signed balance shows on its debit or credit side.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BalanceColumns {
+    pub opening_debit: Decimal,
+    pub opening_credit: Decimal,
+    pub debit: Decimal,
+    pub credit: Decimal,
+    pub closing_debit: Decimal,
+    pub closing_credit: Decimal,
+}
+
+fn sides(signed: Decimal) -> (Decimal, Decimal) {
+    if signed.is_sign_negative() { (Decimal::ZERO, -signed) } else { (signed, Decimal::ZERO) }
+}
+
+impl BalanceColumns {
+    /// From a signed opening balance (debit positive) and the movements.
+    pub fn new(opening: Decimal, debit: Decimal, credit: Decimal) -> Self {
+        let (opening_debit, opening_credit) = sides(opening);
+        let (closing_debit, closing_credit) = sides(opening + debit - credit);
+        Self { opening_debit, opening_credit, debit, credit, closing_debit, closing_credit }
+    }
+
+    pub fn add(&mut self, o: &Self) {
+        self.opening_debit += o.opening_debit;
+        self.opening_credit += o.opening_credit;
+        self.debit += o.debit;
+        self.credit += o.credit;
+        self.closing_debit += o.closing_debit;
+        self.closing_credit += o.closing_credit;
+    }
+
+    /// Debits equal credits in every column (true of the totals of a sound ledger).
+    pub fn is_balanced(&self) -> bool {
+        self.opening_debit == self.opening_credit
+            && self.debit == self.credit
+            && self.closing_debit == self.closing_credit
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +275,17 @@ mod tests {
         let a = Uuid::now_v7();
         let r = reversal_lines(&[line(a, "5", "0")]);
         assert_eq!((r[0].debit.to_string(), r[0].credit.to_string()), ("0".into(), "5".into()));
+    }
+
+    #[test]
+    fn balances_show_on_their_side_and_totals_balance() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let cash = BalanceColumns::new(d("100"), d("20"), d("150"));
+        assert_eq!((cash.opening_debit, cash.closing_debit, cash.closing_credit), (d("100"), d("0"), d("30")));
+        let mut total = cash;
+        total.add(&BalanceColumns::new(d("-100"), d("150"), d("20")));
+        assert!(total.is_balanced());
+        assert!(!cash.is_balanced());
     }
 
     #[test]

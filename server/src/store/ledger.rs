@@ -675,8 +675,8 @@ pub async fn period_sums(tx: &TenantTx<'_>, from: i32, to: i32) -> AppResult<Vec
     use account_period_balances::Column as C;
     let stmt = Query::select()
         .column(C::AccountId)
-        .expr_as(Expr::col(C::Debit).sum(), "debit")
-        .expr_as(Expr::col(C::Credit).sum(), "credit")
+        .expr_as(Expr::col(C::Debit).sum().cast_as("BIGINT"), "debit")
+        .expr_as(Expr::col(C::Credit).sum().cast_as("BIGINT"), "credit")
         .from(account_period_balances::Entity)
         .and_where(Expr::col(C::TenantId).eq(tx.tenant().0))
         .and_where(Expr::col(C::PeriodId).between(from, to))
@@ -690,8 +690,8 @@ pub async fn line_sums(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> App
     use journal_lines::Column as C;
     let stmt = Query::select()
         .column(C::AccountId)
-        .expr_as(Expr::col(C::Debit).sum(), "debit")
-        .expr_as(Expr::col(C::Credit).sum(), "credit")
+        .expr_as(Expr::col(C::Debit).sum().cast_as("BIGINT"), "debit")
+        .expr_as(Expr::col(C::Credit).sum().cast_as("BIGINT"), "credit")
         .from(journal_lines::Entity)
         .and_where(Expr::col(C::TenantId).eq(tx.tenant().0))
         .and_where(Expr::col(C::Posted).eq(true))
@@ -708,13 +708,13 @@ async fn sums(
     let rows = tx.conn().query_all(stmt).await?;
     rows.iter()
         .map(|r| {
-            // SUM of bigint is numeric on PostgreSQL; cast through i64 on both backends.
-            let get = |c: &str| -> AppResult<i64> {
-                r.try_get::<i64>("", c)
-                    .or_else(|_| r.try_get::<Decimal>("", c).map(|d| i64::try_from(d).unwrap_or(i64::MAX)))
-                    .map_err(AppError::from)
-            };
-            Ok((r.try_get::<Uuid>("", "account_id")?, money_from_db(get("debit")?), money_from_db(get("credit")?)))
+            // The SQL casts the sums to BIGINT (PostgreSQL's SUM of bigint is numeric); a sum
+            // that does not fit fails the query instead of being clipped.
+            Ok((
+                r.try_get::<Uuid>("", "account_id")?,
+                money_from_db(r.try_get::<i64>("", "debit")?),
+                money_from_db(r.try_get::<i64>("", "credit")?),
+            ))
         })
         .collect()
 }
