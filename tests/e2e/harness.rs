@@ -195,6 +195,10 @@ impl TestApp {
     }
 
     pub async fn signup(&self, company: &str) -> Tenant {
+        self.signup_with(company, "cn_small_business", "CNY").await
+    }
+
+    pub async fn signup_with(&self, company: &str, template: &str, currency: &str) -> Tenant {
         let email = format!("owner@{}.test", company.to_lowercase().replace(' ', "-"));
         let a = self
             .call(
@@ -203,7 +207,7 @@ impl TestApp {
                 None,
                 Some(json!({
                     "company_name": company, "admin_email": email, "admin_password": PASSWORD,
-                    "accounting_template": "cn_small_business", "base_currency": "CNY"
+                    "accounting_template": template, "base_currency": currency
                 })),
                 &[],
             )

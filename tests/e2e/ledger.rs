@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-async fn account(app: &TestApp, t: &Tenant, code: &str) -> Value {
+pub async fn account(app: &TestApp, t: &Tenant, code: &str) -> Value {
     let a = app.get(&format!("/api/v1/accounts?q={code}&limit=200"), &t.token).await;
     a.body["data"]
         .as_array()
@@ -17,11 +17,11 @@ async fn account(app: &TestApp, t: &Tenant, code: &str) -> Value {
         .clone()
 }
 
-async fn id_of(app: &TestApp, t: &Tenant, code: &str) -> String {
+pub async fn id_of(app: &TestApp, t: &Tenant, code: &str) -> String {
     account(app, t, code).await["id"].as_str().unwrap().to_owned()
 }
 
-fn entry(date: &str, lines: &[(&str, &str, &str)]) -> Value {
+pub fn entry(date: &str, lines: &[(&str, &str, &str)]) -> Value {
     json!({
         "entry_date": date,
         "memo": "test entry",
@@ -35,7 +35,7 @@ fn entry(date: &str, lines: &[(&str, &str, &str)]) -> Value {
 }
 
 /// Creates and posts an entry; returns the posted entry.
-async fn post_entry(app: &TestApp, token: &str, body: Value) -> Value {
+pub async fn post_entry(app: &TestApp, token: &str, body: Value) -> Value {
     let draft = app.post("/api/v1/journal-entries", token, body).await;
     assert_eq!(draft.status, StatusCode::CREATED, "{:?}", draft.body);
     let id = draft.body["id"].as_str().unwrap();
@@ -44,7 +44,7 @@ async fn post_entry(app: &TestApp, token: &str, body: Value) -> Value {
     posted.body
 }
 
-fn line<'a>(tb: &'a Value, code: &str) -> Option<&'a Value> {
+pub fn line<'a>(tb: &'a Value, code: &str) -> Option<&'a Value> {
     tb["lines"].as_array().unwrap().iter().find(|l| l["code"] == code)
 }
 
@@ -397,24 +397,7 @@ async fn large_entries_need_approval_and_other_tenants_see_nothing() {
 #[tokio::test]
 async fn the_generic_chart_numbers_entries_with_je() {
     let app = spawn_app(Backend::Sqlite).await;
-    let a = app
-        .call(
-            Method::POST,
-            "/api/v1/signup",
-            None,
-            Some(json!({"company_name": "Plain Ltd", "admin_email": "o@plain.test",
-            "admin_password": PASSWORD, "accounting_template": "generic", "base_currency": "USD"})),
-            &[],
-        )
-        .await;
-    let t = Tenant {
-        id: a.body["tenant_id"].as_str().unwrap().into(),
-        slug: a.body["tenant_slug"].as_str().unwrap().into(),
-        owner_id: a.body["user_id"].as_str().unwrap().into(),
-        token: a.body["access_token"].as_str().unwrap().into(),
-        refresh: a.body["refresh_token"].as_str().unwrap().into(),
-        email: "o@plain.test".into(),
-    };
+    let t = app.signup_with("Plain Ltd", "generic", "USD").await;
     let (bank, capital) = (id_of(&app, &t, "1010").await, id_of(&app, &t, "3000").await);
     let e = post_entry(&app, &t.token, entry("2026-08-08", &[(&bank, "12.34", ""), (&capital, "", "12.34")])).await;
     assert_eq!(e["number"], "JE-2026-08-0001");

@@ -9,5 +9,6 @@ mod auth;
 mod ledger;
 mod ledger_properties;
 mod platform;
+mod statements;
 mod subscription;
 mod tenancy;

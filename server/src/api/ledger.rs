@@ -13,7 +13,7 @@ use super::extract::{
     AdminWrite, ApiJson, Authorized, FinanceApprove, FinanceRead, FinanceWrite, IfMatch, etag, page, paginate,
 };
 use super::problem::Problem;
-use super::views::ListResponse;
+use super::views::{ListResponse, csv_field, csv_response, wants_csv};
 use crate::app::{AppState, ledger};
 use crate::domain::decimal::Money;
 use crate::domain::ledger::{AccountType, Dimensions, EntryLine, minor_unit_digits};
@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::store::ledger::{Account, AccountFilter, Entry, EntryFilter, FinanceSettings, Period};
 
 /// An amount in the currency's minor unit, as a decimal string.
-fn amount(d: Decimal, currency: &str) -> String {
+pub(crate) fn amount(d: Decimal, currency: &str) -> String {
     format!("{:.*}", minor_unit_digits(currency) as usize, d)
 }
 
@@ -473,7 +473,7 @@ fn status(e: &Entry) -> &'static str {
 }
 
 impl EntryView {
-    fn new(e: Entry, lines: Vec<EntryLine>) -> Self {
+    pub(crate) fn new(e: Entry, lines: Vec<EntryLine>) -> Self {
         let cur = e.currency.clone();
         Self {
             id: e.id,
@@ -753,13 +753,11 @@ pub async fn trial_balance(
         closing_credit: amount(t.closing_credit, &cur),
         balanced: t.is_balanced(),
     };
-    if q.format.as_deref() == Some("csv") {
+    if wants_csv(q.format.as_deref())? {
         let mut csv = String::from(
             "code,name,name_en,type,level,opening_debit,opening_credit,debit,credit,closing_debit,closing_credit\n",
         );
-        let field = |s: &str| {
-            if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-        };
+        let field = csv_field;
         for l in &lines {
             csv.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{},{},{}\n",
@@ -785,13 +783,7 @@ pub async fn trial_balance(
             totals.closing_debit,
             totals.closing_credit
         ));
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header(("Content-Disposition", format!("attachment; filename=\"trial-balance-{to}.csv\"")))
-            .body(csv));
-    }
-    if let Some(f) = q.format.as_deref().filter(|f| *f != "json") {
-        return Err(AppError::field("format", format!("must be json or csv, not {f}")));
+        return Ok(csv_response(&format!("trial-balance-{to}.csv"), csv));
     }
     Ok(HttpResponse::Ok().json(TrialBalanceView { from: q.from, to, currency: cur, lines, totals }))
 }

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod middleware;
 pub mod operator;
 pub mod problem;
+pub mod statements;
 pub mod views;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -60,7 +61,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(ledger::post_journal_entry)
         .service(ledger::reverse_journal_entry)
         .service(ledger::trial_balance)
-        .service(ledger::general_ledger);
+        .service(ledger::general_ledger)
+        .service(statements::balance_sheet)
+        .service(statements::income_statement)
+        .service(statements::close_fiscal_year);
 }
 
 /// Routes under `/operator/v1`.

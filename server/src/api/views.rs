@@ -270,3 +270,25 @@ impl From<TenantState> for TenantView {
         }
     }
 }
+
+/// One CSV field, quoted when it holds a comma, quote or newline (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+/// A CSV download.
+pub fn csv_response(filename: &str, body: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{filename}\"")))
+        .body(body)
+}
+
+/// `format=json|csv` of a report; true for CSV.
+pub fn wants_csv(format: Option<&str>) -> Result<bool, crate::error::AppError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(f) => Err(crate::error::AppError::field("format", format!("must be json or csv, not {f}"))),
+    }
+}

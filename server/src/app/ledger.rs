@@ -412,7 +412,7 @@ pub async fn periods(app: &AppState, tenant: TenantId, year: i32) -> AppResult<V
     (1..=12).map(|m| period_or_virtual(year * 100 + m, stored.iter().find(|p| p.id == year * 100 + m))).collect()
 }
 
-fn parse_period(id: i32) -> AppResult<(NaiveDate, NaiveDate)> {
+pub(crate) fn parse_period(id: i32) -> AppResult<(NaiveDate, NaiveDate)> {
     rules::period_bounds(id).ok_or(AppError::NotFound { entity: "period" })
 }
 
@@ -647,7 +647,7 @@ pub async fn delete_draft(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<()> 
 }
 
 /// The voucher number prefix of the tenant's template (记 for the Chinese chart).
-async fn number_prefix(tx: &TenantTx<'_>) -> AppResult<&'static str> {
+pub(crate) async fn number_prefix(tx: &TenantTx<'_>) -> AppResult<&'static str> {
     Ok(if tenants::current(tx).await?.coa_template == "cn_small_business" { "记" } else { "JE" })
 }
 
@@ -844,7 +844,11 @@ pub struct TrialBalance {
 
 /// (debit, credit) per account over `from..=to`: whole months from the balance table, the
 /// partial months at either end from the lines. Cost grows with accounts and months, not lines.
-async fn range_sums(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> AppResult<HashMap<Uuid, (Decimal, Decimal)>> {
+pub(crate) async fn range_sums(
+    tx: &TenantTx<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<HashMap<Uuid, (Decimal, Decimal)>> {
     let mut out: HashMap<Uuid, (Decimal, Decimal)> = HashMap::new();
     let mut add = |rows: Vec<(Uuid, Decimal, Decimal)>| {
         for (a, d, c) in rows {
@@ -886,12 +890,12 @@ async fn range_sums(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> AppRes
 
 const EPOCH: (i32, u32, u32) = (1900, 1, 1);
 
-fn epoch() -> AppResult<NaiveDate> {
+pub(crate) fn epoch() -> AppResult<NaiveDate> {
     NaiveDate::from_ymd_opt(EPOCH.0, EPOCH.1, EPOCH.2).ok_or_else(|| AppError::internal("epoch"))
 }
 
 /// (debit, credit) per account of everything posted before `from`.
-async fn sums_before(tx: &TenantTx<'_>, from: NaiveDate) -> AppResult<HashMap<Uuid, (Decimal, Decimal)>> {
+pub(crate) async fn sums_before(tx: &TenantTx<'_>, from: NaiveDate) -> AppResult<HashMap<Uuid, (Decimal, Decimal)>> {
     let epoch = epoch()?;
     match from.pred_opt() {
         Some(day) if day >= epoch => range_sums(tx, epoch, day).await,

@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod operator;
 pub mod sessions;
 pub mod signup;
+pub mod statements;
 pub mod tenant;
 
 use std::collections::HashMap;

@@ -6,5 +6,6 @@ pub mod charts;
 pub mod decimal;
 pub mod ids;
 pub mod ledger;
+pub mod statements;
 pub mod subscription;
 pub mod validate;

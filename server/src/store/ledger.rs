@@ -845,3 +845,53 @@ pub async fn invariant_violations(tx: &TenantTx<'_>) -> AppResult<Vec<String>> {
     }
     Ok(out)
 }
+
+/// Source type of the year-end closing entry; its `source_id` is the year.
+pub const YEAR_END_CLOSE: &str = "year_end_close";
+
+/// (account, debit, credit) of year-end closing entries dated `from..=to` and of their
+/// reversals: the income statement leaves them out so a closed year still shows its profit.
+pub async fn closing_sums(
+    tx: &TenantTx<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Vec<(Uuid, Decimal, Decimal)>> {
+    use journal_lines::Column as L;
+    let closing = Query::select()
+        .column(journal_entries::Column::Id)
+        .from(journal_entries::Entity)
+        .and_where(Expr::col(journal_entries::Column::TenantId).eq(tx.tenant().0))
+        .and_where(Expr::col(journal_entries::Column::SourceType).eq(YEAR_END_CLOSE))
+        .to_owned();
+    let reversals = Query::select()
+        .column(journal_entries::Column::Id)
+        .from(journal_entries::Entity)
+        .and_where(Expr::col(journal_entries::Column::TenantId).eq(tx.tenant().0))
+        .and_where(Expr::col(journal_entries::Column::ReversalOf).in_subquery(closing.clone()))
+        .to_owned();
+    let stmt = Query::select()
+        .column(L::AccountId)
+        .expr_as(Expr::col(L::Debit).sum().cast_as("BIGINT"), "debit")
+        .expr_as(Expr::col(L::Credit).sum().cast_as("BIGINT"), "credit")
+        .from(journal_lines::Entity)
+        .and_where(Expr::col(L::TenantId).eq(tx.tenant().0))
+        .and_where(Expr::col(L::Posted).eq(true))
+        .and_where(Expr::col(L::EntryDate).between(date_str(from), date_str(to)))
+        .and_where(Expr::col(L::EntryId).in_subquery(closing).or(Expr::col(L::EntryId).in_subquery(reversals)))
+        .group_by_col(L::AccountId)
+        .to_owned();
+    sums(tx, &stmt).await
+}
+
+/// The year's closing entry that has not been reversed, if any.
+pub async fn standing_closing_entry(tx: &TenantTx<'_>, year: i32) -> AppResult<Option<Entry>> {
+    journal_entries::Entity::find()
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::SourceType.eq(YEAR_END_CLOSE))
+        .filter(journal_entries::Column::SourceId.eq(year.to_string()))
+        .filter(journal_entries::Column::ReversedBy.is_null())
+        .one(tx.conn())
+        .await?
+        .map(Entry::try_from)
+        .transpose()
+}
