@@ -10,13 +10,18 @@ use sea_orm_migration::sea_orm::DbBackend;
 
 mod m20261121_000001_platform;
 mod m20261122_000002_ledger;
+mod m20261123_000003_receivables;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_platform::Migration), Box::new(m20261122_000002_ledger::Migration)]
+        vec![
+            Box::new(m20261121_000001_platform::Migration),
+            Box::new(m20261122_000002_ledger::Migration),
+            Box::new(m20261123_000003_receivables::Migration),
+        ]
     }
 }
 

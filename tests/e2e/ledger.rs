@@ -150,7 +150,12 @@ async fn bad_entries_get_a_clear_problem_and_write_nothing() {
             e["currency"] = json!("USD");
             app.post("/api/v1/journal-entries", &t.token, e).await
         };
-        assert_eq!(other_currency.fields(), ["currency"]);
+        assert_eq!(other_currency.fields(), ["exchange_rate"], "no USD rate on file and none given");
+        let control = id_of(&app, &t, "1122").await;
+        let to_control = app
+            .post("/api/v1/journal-entries", &t.token, entry("2026-03-05", &[(&control, "1", ""), (&capital, "", "1")]))
+            .await;
+        assert_eq!(to_control.fields(), ["lines[0].account_id"], "receivables move only through invoices");
         assert_eq!(app.get("/api/v1/journal-entries", &t.token).await.body["data"].as_array().unwrap().len(), 0);
         assert_eq!(app.audit_count(&t.token).await, audit_before);
     })

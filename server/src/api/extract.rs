@@ -121,13 +121,16 @@ fn unknown_field_name(msg: &str) -> Option<String> {
 /// A permission a handler needs, as a type, so that the handler's signature declares it.
 pub trait Needs {
     const PERMISSION: Permission;
+    /// Another permission that grants the same access (master data shared by two modules).
+    const OR: Option<Permission> = None;
 }
 
 macro_rules! needs {
-    ($($name:ident = $module:ident : $action:ident),* $(,)?) => {$(
+    ($($name:ident = $module:ident : $action:ident $(| $module2:ident : $action2:ident)?),* $(,)?) => {$(
         pub struct $name;
         impl Needs for $name {
             const PERMISSION: Permission = Permission::new(Module::$module, Action::$action);
+            $(const OR: Option<Permission> = Some(Permission::new(Module::$module2, Action::$action2));)?
         }
     )*};
 }
@@ -139,6 +142,10 @@ needs!(
     FinanceRead = Finance:Read,
     FinanceWrite = Finance:Write,
     FinanceApprove = Finance:Approve,
+    CustomersRead = Sales:Read | Finance:Read,
+    CustomersWrite = Sales:Write | Finance:Write,
+    SuppliersRead = Purchasing:Read | Finance:Read,
+    SuppliersWrite = Purchasing:Write | Finance:Write,
 );
 
 /// The caller, proven to hold `P` and to be entitled to its module.
@@ -178,12 +185,14 @@ fn authorize<P: Needs>(req: &HttpRequest) -> AppResult<Authorized<P>> {
         .get::<Authenticated>()
         .cloned()
         .ok_or_else(|| AppError::Unauthenticated("this endpoint needs a bearer token or API key".into()))?;
-    let needed = P::PERMISSION;
-    if !entitlements(auth.tenant.plan).includes(needed.module) {
+    let entitled = entitlements(auth.tenant.plan);
+    let granted = [Some(P::PERMISSION), P::OR].into_iter().flatten().find(|p| auth.principal.can(*p));
+    let Some(needed) = granted else {
+        let names = [Some(P::PERMISSION), P::OR].into_iter().flatten().map(|p| p.to_string()).collect::<Vec<_>>();
+        return Err(AppError::Forbidden(names.join(" or ")));
+    };
+    if !entitled.includes(needed.module) {
         return Err(AppError::ModuleNotInPlan(needed.module.as_str().into()));
-    }
-    if !auth.principal.can(needed) {
-        return Err(AppError::Forbidden(needed.to_string()));
     }
     Ok(Authorized { principal: auth.principal, tenant: auth.tenant, meta: request_meta(req), _p: PhantomData })
 }

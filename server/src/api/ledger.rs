@@ -15,7 +15,7 @@ use super::extract::{
 use super::problem::Problem;
 use super::views::{ListResponse, csv_field, csv_response, wants_csv};
 use crate::app::{AppState, ledger};
-use crate::domain::decimal::Money;
+use crate::domain::decimal::{Money, Rate};
 use crate::domain::ledger::{AccountType, Dimensions, EntryLine, minor_unit_digits};
 use crate::error::AppError;
 use crate::store::ledger::{Account, AccountFilter, Entry, EntryFilter, FinanceSettings, Period};
@@ -395,8 +395,13 @@ pub struct EntryLineRequest {
 pub struct EntryRequest {
     pub entry_date: NaiveDate,
     pub memo: String,
-    /// The base currency (the default).
+    /// The transaction currency; default the base currency. In another currency the lines'
+    /// amounts are in it and the base amounts are derived at `exchange_rate` (a rounding
+    /// difference goes to the rounding account).
     pub currency: Option<String>,
+    /// Base units per unit of `currency`; default the tenant's rate on or before `entry_date`.
+    #[schema(value_type = Option<String>, example = "7.123400")]
+    pub exchange_rate: Option<Rate>,
     pub lines: Vec<EntryLineRequest>,
 }
 
@@ -406,21 +411,24 @@ impl From<EntryRequest> for ledger::EntryInput {
             entry_date: b.entry_date,
             memo: b.memo,
             currency: b.currency,
+            exchange_rate: b.exchange_rate.map(Rate::value),
             lines: b
                 .lines
                 .into_iter()
-                .map(|l| EntryLine {
-                    account_id: l.account_id,
-                    debit: l.debit.map(Money::value).unwrap_or_default(),
-                    credit: l.credit.map(Money::value).unwrap_or_default(),
-                    memo: l.memo.unwrap_or_default(),
-                    dimensions: Dimensions {
-                        department: l.department,
-                        project: l.project,
-                        customer_id: l.customer_id,
-                        supplier_id: l.supplier_id,
-                        item_id: l.item_id,
-                    },
+                .map(|l| {
+                    EntryLine::base(
+                        l.account_id,
+                        l.debit.map(Money::value).unwrap_or_default(),
+                        l.credit.map(Money::value).unwrap_or_default(),
+                        l.memo.unwrap_or_default(),
+                        Dimensions {
+                            department: l.department,
+                            project: l.project,
+                            customer_id: l.customer_id,
+                            supplier_id: l.supplier_id,
+                            item_id: l.item_id,
+                        },
+                    )
                 })
                 .collect(),
         }
@@ -431,8 +439,13 @@ impl From<EntryRequest> for ledger::EntryInput {
 pub struct EntryLineView {
     pub line_no: usize,
     pub account_id: Uuid,
+    /// In the base currency.
     pub debit: String,
     pub credit: String,
+    /// In the entry's currency (the same as `debit`/`credit` for a base-currency entry; zero on
+    /// a base-only line such as an exchange difference).
+    pub debit_fx: String,
+    pub credit_fx: String,
     pub memo: String,
     pub department: Option<String>,
     pub project: Option<String>,
@@ -450,7 +463,11 @@ pub struct EntryView {
     /// draft, posted or reversed
     pub status: &'static str,
     pub memo: String,
+    /// The transaction currency.
     pub currency: String,
+    /// Base units per unit of `currency`.
+    pub exchange_rate: String,
+    /// Total debit in the base currency.
     pub total: String,
     /// manual, reversal, or the business document that posted it
     pub source_type: String,
@@ -473,7 +490,7 @@ fn status(e: &Entry) -> &'static str {
 }
 
 impl EntryView {
-    pub(crate) fn new(e: Entry, lines: Vec<EntryLine>) -> Self {
+    pub(crate) fn new(e: Entry, lines: Vec<EntryLine>, base: &str) -> Self {
         let cur = e.currency.clone();
         Self {
             id: e.id,
@@ -481,7 +498,8 @@ impl EntryView {
             entry_date: e.entry_date,
             status: status(&e),
             memo: e.memo,
-            total: amount(e.total_debit, &cur),
+            exchange_rate: e.exchange_rate.to_string(),
+            total: amount(e.total_debit, base),
             source_type: e.source_type,
             source_id: e.source_id,
             reversal_of: e.reversal_of,
@@ -493,8 +511,10 @@ impl EntryView {
                 .map(|(i, l)| EntryLineView {
                     line_no: i + 1,
                     account_id: l.account_id,
-                    debit: amount(l.debit, &cur),
-                    credit: amount(l.credit, &cur),
+                    debit: amount(l.debit, base),
+                    credit: amount(l.credit, base),
+                    debit_fx: amount(l.debit_fx, &cur),
+                    credit_fx: amount(l.credit_fx, &cur),
                     memo: l.memo,
                     department: l.dimensions.department,
                     project: l.dimensions.project,
@@ -511,8 +531,12 @@ impl EntryView {
     }
 }
 
-fn entry_response(status: actix_web::http::StatusCode, (e, lines): (Entry, Vec<EntryLine>)) -> HttpResponse {
-    let v = EntryView::new(e, lines);
+fn entry_response(
+    status: actix_web::http::StatusCode,
+    (e, lines): (Entry, Vec<EntryLine>),
+    base: &str,
+) -> HttpResponse {
+    let v = EntryView::new(e, lines, base);
     HttpResponse::build(status)
         .insert_header(("Location", format!("/api/v1/journal-entries/{}", v.id)))
         .insert_header(etag(v.version))
@@ -529,7 +553,7 @@ pub async fn create_journal_entry(
     body: ApiJson<EntryRequest>,
 ) -> Result<HttpResponse, AppError> {
     let created = ledger::create_draft(&app, &auth.ctx(), body.0.into()).await?;
-    Ok(entry_response(actix_web::http::StatusCode::CREATED, created))
+    Ok(entry_response(actix_web::http::StatusCode::CREATED, created, &auth.tenant.base_currency))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -568,8 +592,10 @@ pub async fn list_journal_entries(
         EntryFilter { is_posted, from: q.from, to: q.to, source_type: q.source_type, source_id: q.source_id, q: q.q };
     let (rows, next_cursor) =
         paginate(ledger::list_entries(&app, auth.tenant_id(), &page, &filter).await?, &page, |e| e.id);
-    Ok(HttpResponse::Ok()
-        .json(ListResponse { data: rows.into_iter().map(|e| EntryView::new(e, Vec::new())).collect(), next_cursor }))
+    Ok(HttpResponse::Ok().json(ListResponse {
+        data: rows.into_iter().map(|e| EntryView::new(e, Vec::new(), &auth.tenant.base_currency)).collect(),
+        next_cursor,
+    }))
 }
 
 /// Read one journal entry with its lines.
@@ -581,7 +607,7 @@ pub async fn get_journal_entry(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let (entry, lines) = ledger::get_entry(&app, auth.tenant_id(), *id).await?;
-    let v = EntryView::new(entry, lines);
+    let v = EntryView::new(entry, lines, &auth.tenant.base_currency);
     Ok(HttpResponse::Ok().insert_header(etag(v.version)).json(v))
 }
 
@@ -598,7 +624,7 @@ pub async fn update_journal_entry(
     body: ApiJson<EntryRequest>,
 ) -> Result<HttpResponse, AppError> {
     let updated = ledger::update_draft(&app, &auth.ctx(), *id, if_match.0, body.0.into()).await?;
-    Ok(entry_response(actix_web::http::StatusCode::OK, updated))
+    Ok(entry_response(actix_web::http::StatusCode::OK, updated, &auth.tenant.base_currency))
 }
 
 /// Delete a draft.
@@ -624,7 +650,7 @@ pub async fn post_journal_entry(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let posted = ledger::post_entry(&app, &auth.ctx(), *id).await?;
-    Ok(entry_response(actix_web::http::StatusCode::OK, posted))
+    Ok(entry_response(actix_web::http::StatusCode::OK, posted, &auth.tenant.base_currency))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -649,7 +675,7 @@ pub async fn reverse_journal_entry(
     let reversal =
         ledger::reverse_entry(&app, &auth.ctx(), *id, ledger::ReversalInput { entry_date: b.entry_date, memo: b.memo })
             .await?;
-    Ok(entry_response(actix_web::http::StatusCode::CREATED, reversal))
+    Ok(entry_response(actix_web::http::StatusCode::CREATED, reversal, &auth.tenant.base_currency))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod middleware;
 pub mod operator;
 pub mod problem;
+pub mod receivables;
 pub mod statements;
 pub mod views;
 
@@ -64,7 +65,54 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(ledger::general_ledger)
         .service(statements::balance_sheet)
         .service(statements::income_statement)
-        .service(statements::close_fiscal_year);
+        .service(statements::close_fiscal_year)
+        .service(receivables::list_tax_codes)
+        .service(receivables::create_tax_code)
+        .service(receivables::update_tax_code)
+        .service(receivables::list_exchange_rates)
+        .service(receivables::set_exchange_rate)
+        .service(receivables::list_customers)
+        .service(receivables::create_customer)
+        .service(receivables::customer_open_items)
+        .service(receivables::customer_statement)
+        .service(receivables::get_customer)
+        .service(receivables::update_customer)
+        .service(receivables::list_suppliers)
+        .service(receivables::create_supplier)
+        .service(receivables::supplier_open_items)
+        .service(receivables::supplier_statement)
+        .service(receivables::get_supplier)
+        .service(receivables::update_supplier)
+        .service(receivables::list_sales_invoices)
+        .service(receivables::create_sales_invoice)
+        .service(receivables::get_sales_invoice)
+        .service(receivables::update_sales_invoice)
+        .service(receivables::delete_sales_invoice)
+        .service(receivables::post_sales_invoice)
+        .service(receivables::cancel_sales_invoice)
+        .service(receivables::write_off_sales_invoice)
+        .service(receivables::allocate_sales_credit_note)
+        .service(receivables::list_supplier_invoices)
+        .service(receivables::create_supplier_invoice)
+        .service(receivables::get_supplier_invoice)
+        .service(receivables::update_supplier_invoice)
+        .service(receivables::delete_supplier_invoice)
+        .service(receivables::post_supplier_invoice)
+        .service(receivables::cancel_supplier_invoice)
+        .service(receivables::write_off_supplier_invoice)
+        .service(receivables::allocate_supplier_credit_note)
+        .service(receivables::list_receipts)
+        .service(receivables::create_receipt)
+        .service(receivables::get_receipt)
+        .service(receivables::allocate_receipt)
+        .service(receivables::cancel_receipt)
+        .service(receivables::list_payments)
+        .service(receivables::create_payment)
+        .service(receivables::get_payment)
+        .service(receivables::allocate_payment)
+        .service(receivables::cancel_payment)
+        .service(receivables::ar_aging)
+        .service(receivables::ap_aging);
 }
 
 /// Routes under `/operator/v1`.

@@ -164,7 +164,7 @@ pub async fn close_fiscal_year(
     Ok(HttpResponse::Ok().json(YearCloseView {
         year: r.year,
         net_profit: amount(r.net_profit, &currency),
-        closing_entry: r.entry.map(|(e, l)| EntryView::new(e, l)),
+        closing_entry: r.entry.map(|(e, l)| EntryView::new(e, l, &currency)),
         periods_closed: r.periods_closed,
     }))
 }

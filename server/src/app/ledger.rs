@@ -47,9 +47,17 @@ pub async fn set_up_books(tx: &TenantTx<'_>, template: &str, now: chrono::DateTi
         .filter_map(|(purpose, code)| ids.get(code).map(|id| (purpose.to_owned(), *id)))
         .collect();
     books::set_mappings(tx, &mapping).await?;
+    crate::store::receivables::insert_tax_codes(tx, &super::receivables::default_tax_codes(template, now)).await?;
     books::insert_settings(
         tx,
-        &FinanceSettings { hard_lock_date: None, approval_threshold: None, updated_at: now, version: 1 },
+        &FinanceSettings {
+            hard_lock_date: None,
+            approval_threshold: None,
+            tax_rounding: crate::domain::tax::Rounding::Line,
+            prices_include_tax: false,
+            updated_at: now,
+            version: 1,
+        },
     )
     .await
 }
@@ -320,6 +328,18 @@ pub async fn update_mappings(
     }
     f.finish()?;
     let before = books::mappings(&tx).await?;
+    for (purpose, side) in [
+        ("accounts_receivable", crate::domain::receivables::Side::Receivable),
+        ("accounts_payable", crate::domain::receivables::Side::Payable),
+    ] {
+        let old = before.iter().find(|(p, _)| p == purpose).map(|(_, a)| *a);
+        let new = changes.iter().find(|(p, _)| p == purpose).map(|(_, a)| *a);
+        if new.is_some() && new != old && crate::store::receivables::has_open_items(&tx, side).await? {
+            return Err(AppError::Conflict(format!(
+                "{purpose} cannot move to another account while invoices or payments are open on it"
+            )));
+        }
+    }
     books::set_mappings(&tx, &changes).await?;
     let as_json = |pairs: &[(String, Uuid)]| {
         serde_json::json!(pairs.iter().map(|(p, a)| (p.clone(), a.to_string())).collect::<HashMap<_, _>>())
@@ -452,11 +472,15 @@ pub async fn set_period_closed(app: &AppState, ctx: &Ctx, id: i32, close: bool) 
 pub struct EntryInput {
     pub entry_date: NaiveDate,
     pub memo: String,
+    /// The transaction currency (default: the base currency). In a foreign-currency entry the
+    /// lines' amounts are in that currency and the base amounts are derived at the rate.
     pub currency: Option<String>,
+    /// Base units per unit of `currency`; default: the tenant's rate on or before the date.
+    pub exchange_rate: Option<Decimal>,
     pub lines: Vec<EntryLine>,
 }
 
-fn posting_error(e: PostingError) -> AppError {
+pub(crate) fn posting_error(e: PostingError) -> AppError {
     match e {
         PostingError::Fields(errors) => AppError::Validation(errors),
         PostingError::Unbalanced { debit, credit } => AppError::UnbalancedEntry {
@@ -464,11 +488,104 @@ fn posting_error(e: PostingError) -> AppError {
             credit: credit.to_string(),
             difference: (debit - credit).abs().to_string(),
         },
+        PostingError::UnbalancedInCurrency { currency, debit, credit } => AppError::UnbalancedEntry {
+            debit: format!("{debit} {currency}"),
+            credit: format!("{credit} {currency}"),
+            difference: format!("{} {currency}", (debit - credit).abs()),
+        },
     }
 }
 
+/// Refuses manual lines on the receivable and payable control accounts: their balances are
+/// the sum of open invoices and payments, which only those documents may change.
+async fn refuse_control_accounts(tx: &TenantTx<'_>, lines: &[EntryLine]) -> AppResult<()> {
+    let mapping: HashMap<String, Uuid> = books::mappings(tx).await?.into_iter().collect();
+    let mut f = Fields::new();
+    for (purpose, what) in
+        [("accounts_receivable", "sales invoices and receipts"), ("accounts_payable", "supplier invoices and payments")]
+    {
+        let Some(control) = mapping.get(purpose) else { continue };
+        for (i, l) in lines.iter().enumerate() {
+            if l.account_id == *control {
+                f.push(
+                    format!("lines[{i}].account_id"),
+                    format!("is the {purpose} control account; it moves only through {what}"),
+                );
+            }
+        }
+    }
+    f.finish()
+}
+
+/// The entry's currency and rate: the base currency at 1, or a foreign one at the given rate
+/// or the tenant's latest rate on or before the date.
+pub(crate) async fn currency_and_rate(
+    tx: &TenantTx<'_>,
+    given: Option<String>,
+    rate: Option<Decimal>,
+    date: NaiveDate,
+) -> AppResult<(String, Decimal, String)> {
+    let base = tenants::current(tx).await?.base_currency;
+    let currency = given.unwrap_or_else(|| base.clone());
+    let currency = validate::currency(&currency).map_err(|m| AppError::field("currency", m))?;
+    if currency == base {
+        if rate.is_some_and(|r| r != Decimal::ONE) {
+            return Err(AppError::field(
+                "exchange_rate",
+                format!("must be 1 (or absent) for the base currency {base}"),
+            ));
+        }
+        return Ok((currency, Decimal::ONE, base));
+    }
+    let rate = match rate {
+        Some(r) if r <= Decimal::ZERO => return Err(AppError::field("exchange_rate", "must be positive")),
+        Some(r) => r,
+        None => crate::store::fx::rate_on(tx, &currency, date).await?.ok_or_else(|| {
+            AppError::field("exchange_rate", format!("no {currency} rate on or before {date}; give exchange_rate"))
+        })?,
+    };
+    Ok((currency, rate, base))
+}
+
+/// Derives base amounts of a foreign-currency entry's lines at the rate. If rounding leaves
+/// the base amounts unbalanced, the difference goes to the rounding account on its own line.
+async fn convert_lines(
+    tx: &TenantTx<'_>,
+    lines: &mut Vec<EntryLine>,
+    rate: Decimal,
+    base_currency: &str,
+) -> AppResult<()> {
+    let digits = rules::minor_unit_digits(base_currency);
+    for l in lines.iter_mut() {
+        l.debit = crate::domain::tax::round(l.debit_fx * rate, digits);
+        l.credit = crate::domain::tax::round(l.credit_fx * rate, digits);
+    }
+    let (dfx, cfx): (Decimal, Decimal) =
+        lines.iter().fold(Default::default(), |(a, b), l| (a + l.debit_fx, b + l.credit_fx));
+    let diff: Decimal = lines.iter().map(|l| l.debit - l.credit).sum();
+    if dfx == cfx && !diff.is_zero() {
+        let rounding = books::mappings(tx)
+            .await?
+            .into_iter()
+            .find(|(p, _)| p == "rounding")
+            .map(|(_, a)| a)
+            .ok_or_else(|| AppError::Conflict("map the rounding purpose to an account first".into()))?;
+        let (debit, credit) = if diff.is_sign_positive() { (Decimal::ZERO, diff) } else { (-diff, Decimal::ZERO) };
+        lines.push(EntryLine {
+            account_id: rounding,
+            debit,
+            credit,
+            debit_fx: Decimal::ZERO,
+            credit_fx: Decimal::ZERO,
+            memo: "exchange rounding".into(),
+            dimensions: Default::default(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks an entry against the chart; returns its total.
-async fn check(tx: &TenantTx<'_>, input: &EntryInput, currency: &str) -> AppResult<Decimal> {
+async fn check(tx: &TenantTx<'_>, input: &EntryInput, currency: &str, base: &str) -> AppResult<Decimal> {
     let mut f = Fields::new();
     if input.memo.chars().count() > 500 {
         f.push("memo", "must be at most 500 characters");
@@ -481,7 +598,9 @@ async fn check(tx: &TenantTx<'_>, input: &EntryInput, currency: &str) -> AppResu
     f.finish()?;
     let ids: Vec<Uuid> = input.lines.iter().map(|l| l.account_id).collect();
     let facts = books::account_facts(tx, &ids).await?;
-    rules::check_lines(&input.lines, currency, &facts).map_err(posting_error)
+    let total = rules::check_lines(&input.lines, currency, base, &facts).map_err(posting_error)?;
+    refuse_control_accounts(tx, &input.lines).await?;
+    Ok(total)
 }
 
 fn entry_json(e: &Entry, lines: &[EntryLine]) -> serde_json::Value {
@@ -492,20 +611,21 @@ fn entry_json(e: &Entry, lines: &[EntryLine]) -> serde_json::Value {
     })
 }
 
-async fn currency_of(tx: &TenantTx<'_>, given: Option<String>) -> AppResult<String> {
-    let base = tenants::current(tx).await?.base_currency;
-    match given {
-        None => Ok(base),
-        Some(c) if c == base => Ok(c),
-        Some(_) => Err(AppError::field("currency", format!("journal entries are in the base currency {base}"))),
+/// Resolves the currency and rate and derives the base amounts of a client's entry.
+async fn prepare(tx: &TenantTx<'_>, input: &mut EntryInput) -> AppResult<(String, Decimal, Decimal)> {
+    let (currency, rate, base) =
+        currency_and_rate(tx, input.currency.clone(), input.exchange_rate, input.entry_date).await?;
+    if currency != base {
+        convert_lines(tx, &mut input.lines, rate, &base).await?;
     }
+    let total = check(tx, input, &currency, &base).await?;
+    Ok((currency, rate, total))
 }
 
-pub async fn create_draft(app: &AppState, ctx: &Ctx, input: EntryInput) -> AppResult<(Entry, Vec<EntryLine>)> {
+pub async fn create_draft(app: &AppState, ctx: &Ctx, mut input: EntryInput) -> AppResult<(Entry, Vec<EntryLine>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let currency = currency_of(&tx, input.currency.clone()).await?;
-    let total = check(&tx, &input, &currency).await?;
+    let (currency, exchange_rate, total) = prepare(&tx, &mut input).await?;
     let entry = Entry {
         id: Uuid::now_v7(),
         number: None,
@@ -514,6 +634,7 @@ pub async fn create_draft(app: &AppState, ctx: &Ctx, input: EntryInput) -> AppRe
         is_posted: false,
         memo: input.memo.trim().to_owned(),
         currency,
+        exchange_rate,
         total_debit: total,
         source_type: "manual".into(),
         source_id: None,
@@ -571,7 +692,7 @@ pub async fn update_draft(
     ctx: &Ctx,
     id: Uuid,
     if_match: i64,
-    input: EntryInput,
+    mut input: EntryInput,
 ) -> AppResult<(Entry, Vec<EntryLine>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
@@ -587,13 +708,13 @@ pub async fn update_draft(
     if before.version != if_match {
         return Err(AppError::StaleVersion { entity: "journal entry", current: before.version });
     }
-    let currency = currency_of(&tx, input.currency.clone()).await?;
-    let total = check(&tx, &input, &currency).await?;
+    let (currency, exchange_rate, total) = prepare(&tx, &mut input).await?;
     let after = Entry {
         entry_date: input.entry_date,
         period_id: rules::period_of(input.entry_date),
         memo: input.memo.trim().to_owned(),
         currency,
+        exchange_rate,
         total_debit: total,
         updated_at: now,
         version: before.version + 1,
@@ -722,9 +843,11 @@ pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry
         entry_date: entry.entry_date,
         memo: entry.memo.clone(),
         currency: Some(entry.currency.clone()),
+        exchange_rate: Some(entry.exchange_rate),
         lines,
     };
-    check(&tx, &input, &entry.currency).await?;
+    let base = tenants::current(&tx).await?.base_currency;
+    check(&tx, &input, &entry.currency, &base).await?;
     let before = entry.clone();
     post_in(&tx, &mut entry, &input.lines, now).await?;
     entry.version += 1;
@@ -781,36 +904,15 @@ pub async fn reverse_entry(
     if date < original.entry_date {
         return Err(AppError::field("entry_date", "a reversal cannot be dated before the entry it reverses"));
     }
-    let mirrored = rules::reversal_lines(&lines);
-    let number = original.number.clone().unwrap_or_default();
-    let mut reversal = Entry {
-        id: Uuid::now_v7(),
-        number: None,
-        entry_date: date,
-        period_id: rules::period_of(date),
-        is_posted: false,
-        memo: input.memo.unwrap_or_else(|| format!("Reversal of {number}")),
-        currency: original.currency.clone(),
-        total_debit: original.total_debit,
-        source_type: "reversal".into(),
-        source_id: Some(original.id.to_string()),
-        reversal_of: Some(original.id),
-        reversed_by: None,
-        created_by: Some(ctx.principal.actor_uuid()),
-        posted_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    post_in(&tx, &mut reversal, &mirrored, now).await?;
-    books::insert_entry(&tx, &reversal, &mirrored).await?;
-    if !books::mark_reversed(&tx, original.id, reversal.id, now).await? {
+    if !matches!(original.source_type.as_str(), "manual" | books::YEAR_END_CLOSE) {
         return Err(AppError::InvalidState {
             entity: "journal entry",
-            state: "reversed".into(),
-            action: "reversed again",
+            state: format!("posted by {} {}", original.source_type, original.source_id.clone().unwrap_or_default()),
+            action: "reversed here (cancel or credit the document that posted it)",
         });
     }
+    let (reversal, mirrored) =
+        reverse_in(&tx, &original, &lines, date, input.memo, Some(ctx.principal.actor_uuid()), now).await?;
     record(
         &tx,
         ctx,
@@ -825,6 +927,50 @@ pub async fn reverse_entry(
     )
     .await?;
     tx.commit().await?;
+    Ok((reversal, mirrored))
+}
+
+/// Posts the mirror of a posted entry inside the caller's transaction and links both ways.
+pub(crate) async fn reverse_in(
+    tx: &TenantTx<'_>,
+    original: &Entry,
+    lines: &[EntryLine],
+    date: NaiveDate,
+    memo: Option<String>,
+    created_by: Option<Uuid>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let mirrored = rules::reversal_lines(lines);
+    let number = original.number.clone().unwrap_or_default();
+    let mut reversal = Entry {
+        id: Uuid::now_v7(),
+        number: None,
+        entry_date: date,
+        period_id: rules::period_of(date),
+        is_posted: false,
+        memo: memo.unwrap_or_else(|| format!("Reversal of {number}")),
+        currency: original.currency.clone(),
+        exchange_rate: original.exchange_rate,
+        total_debit: original.total_debit,
+        source_type: "reversal".into(),
+        source_id: Some(original.id.to_string()),
+        reversal_of: Some(original.id),
+        reversed_by: None,
+        created_by,
+        posted_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    post_in(tx, &mut reversal, &mirrored, now).await?;
+    books::insert_entry(tx, &reversal, &mirrored).await?;
+    if !books::mark_reversed(tx, original.id, reversal.id, now).await? {
+        return Err(AppError::InvalidState {
+            entity: "journal entry",
+            state: "reversed".into(),
+            action: "reversed again",
+        });
+    }
     Ok((reversal, mirrored))
 }
 

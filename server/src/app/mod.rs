@@ -6,6 +6,7 @@ pub mod audit;
 pub mod demo;
 pub mod ledger;
 pub mod operator;
+pub mod receivables;
 pub mod sessions;
 pub mod signup;
 pub mod statements;

@@ -144,12 +144,8 @@ pub async fn close_year(app: &AppState, ctx: &Ctx, year: i32) -> AppResult<YearC
     };
     let entry_lines: Vec<EntryLine> = lines
         .into_iter()
-        .map(|(account_id, debit, credit)| EntryLine {
-            account_id,
-            debit,
-            credit,
-            memo: memo.clone(),
-            dimensions: Dimensions::default(),
+        .map(|(account_id, debit, credit)| {
+            EntryLine::base(account_id, debit, credit, memo.clone(), Dimensions::default())
         })
         .collect();
     let entry = if entry_lines.is_empty() {
@@ -163,6 +159,7 @@ pub async fn close_year(app: &AppState, ctx: &Ctx, year: i32) -> AppResult<YearC
             is_posted: false,
             memo: memo.clone(),
             currency: tenants::current(&tx).await?.base_currency,
+            exchange_rate: Decimal::ONE,
             total_debit: entry_lines.iter().map(|l| l.debit).sum(),
             source_type: YEAR_END_CLOSE.into(),
             source_id: Some(year.to_string()),

@@ -134,6 +134,8 @@ pub const PURPOSES: &[(&str, &str, &str)] = &[
     ("retained_earnings", "3104", "3100"),
     ("current_year_profit", "3103", "3100"),
     ("customer_advances", "2203", "2300"),
+    ("bad_debt", "5711", "6100"),
+    ("payable_write_off", "5301", "4100"),
 ];
 
 pub fn template(name: &str) -> Option<&'static [TemplateAccount]> {

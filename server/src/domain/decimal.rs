@@ -25,6 +25,10 @@ macro_rules! decimal_kind {
                 if d.scale() > Self::SCALE_MAX && d.normalize().scale() > Self::SCALE_MAX {
                     return Err(format!("has more than {} decimal places", Self::SCALE_MAX));
                 }
+                // The store keeps scaled 64-bit integers; stay well inside them.
+                if d.abs() >= Decimal::from(100_000_000_000_000i64 / 10i64.pow(Self::SCALE_MAX.saturating_sub(4))) {
+                    return Err("is too large".into());
+                }
                 Ok(Self(d))
             }
 

@@ -104,28 +104,50 @@ pub struct Dimensions {
     pub item_id: Option<Uuid>,
 }
 
+/// A journal line: `debit`/`credit` in the base currency, `debit_fx`/`credit_fx` in the
+/// entry's transaction currency (equal to the base amounts when that is the base currency;
+/// zero on a base-only line such as a realized exchange difference).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntryLine {
     pub account_id: Uuid,
     pub debit: Decimal,
     pub credit: Decimal,
+    pub debit_fx: Decimal,
+    pub credit_fx: Decimal,
     pub memo: String,
     pub dimensions: Dimensions,
+}
+
+impl EntryLine {
+    /// A line in the base currency.
+    pub fn base(account_id: Uuid, debit: Decimal, credit: Decimal, memo: String, dimensions: Dimensions) -> Self {
+        Self { account_id, debit, credit, debit_fx: debit, credit_fx: credit, memo, dimensions }
+    }
 }
 
 /// Why an entry cannot be posted, with the facts.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PostingError {
     Fields(Vec<FieldError>),
-    Unbalanced { debit: Decimal, credit: Decimal },
+    Unbalanced {
+        debit: Decimal,
+        credit: Decimal,
+    },
+    /// Base amounts balance but the transaction-currency amounts do not.
+    UnbalancedInCurrency {
+        currency: String,
+        debit: Decimal,
+        credit: Decimal,
+    },
 }
 
-/// Checks lines against the accounts and the currency: each line one-sided and positive, no
-/// more decimals than the currency has, postable active accounts, debits equal credits.
-/// Returns the total debit.
+/// Checks lines against the accounts and the currencies: each line one-sided and positive, no
+/// more decimals than each currency has, postable active accounts, debits equal credits in the
+/// base currency and in the transaction currency. Returns the total base debit.
 pub fn check_lines(
     lines: &[EntryLine],
     currency: &str,
+    base_currency: &str,
     accounts: &HashMap<Uuid, AccountFacts>,
 ) -> Result<Decimal, PostingError> {
     let mut f = Fields::new();
@@ -135,20 +157,36 @@ pub fn check_lines(
     if lines.len() > ENTRY_LINES_MAX {
         f.push("lines", format!("an entry has at most {ENTRY_LINES_MAX} lines"));
     }
-    let digits = minor_unit_digits(currency);
-    let (mut debit, mut credit) = (Decimal::ZERO, Decimal::ZERO);
+    let (digits, base_digits) = (minor_unit_digits(currency), minor_unit_digits(base_currency));
+    let foreign = currency != base_currency;
+    let (mut debit, mut credit, mut debit_fx, mut credit_fx) =
+        (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for (i, line) in lines.iter().enumerate() {
         let at = |field: &str| format!("lines[{i}].{field}");
-        for (name, v) in [("debit", line.debit), ("credit", line.credit)] {
+        // In a foreign-currency entry the client's figures are the transaction amounts; the base
+        // amounts are derived, so a base problem is reported against `*_base`.
+        let checks = [
+            (if foreign { "debit_base" } else { "debit" }, line.debit, base_digits, base_currency),
+            (if foreign { "credit_base" } else { "credit" }, line.credit, base_digits, base_currency),
+            ("debit", line.debit_fx, digits, currency),
+            ("credit", line.credit_fx, digits, currency),
+        ];
+        for (name, v, places, cur) in checks.into_iter().skip(if foreign { 0 } else { 2 }) {
             if v.is_sign_negative() && !v.is_zero() {
                 f.push(at(name), "must not be negative");
             }
-            if v.normalize().scale() > digits {
-                f.push(at(name), format!("has more than {digits} decimal places for {currency}"));
+            if v.normalize().scale() > places {
+                f.push(at(name), format!("has more than {places} decimal places for {cur}"));
             }
+        }
+        if !foreign && (line.debit != line.debit_fx || line.credit != line.credit_fx) {
+            f.push(at("debit"), "base and transaction amounts differ in a base-currency entry");
         }
         if line.debit.is_zero() == line.credit.is_zero() {
             f.push(at("debit"), "exactly one of debit and credit must be non-zero");
+        }
+        if (!line.debit_fx.is_zero() && line.debit.is_zero()) || (!line.credit_fx.is_zero() && line.credit.is_zero()) {
+            f.push(at("debit"), format!("rounds to zero in {base_currency}"));
         }
         match accounts.get(&line.account_id) {
             None => f.push(at("account_id"), "no such account"),
@@ -160,10 +198,19 @@ pub fn check_lines(
         }
         debit += line.debit;
         credit += line.credit;
+        debit_fx += line.debit_fx;
+        credit_fx += line.credit_fx;
     }
     let errors = f.into_errors();
     if !errors.is_empty() {
         return Err(PostingError::Fields(errors));
+    }
+    if debit_fx != credit_fx {
+        return Err(if foreign {
+            PostingError::UnbalancedInCurrency { currency: currency.to_owned(), debit: debit_fx, credit: credit_fx }
+        } else {
+            PostingError::Unbalanced { debit, credit }
+        });
     }
     if debit != credit {
         return Err(PostingError::Unbalanced { debit, credit });
@@ -173,7 +220,16 @@ pub fn check_lines(
 
 /// The lines of a reversal: every debit becomes a credit and back, dimensions kept.
 pub fn reversal_lines(lines: &[EntryLine]) -> Vec<EntryLine> {
-    lines.iter().map(|l| EntryLine { debit: l.credit, credit: l.debit, ..l.clone() }).collect()
+    lines
+        .iter()
+        .map(|l| EntryLine {
+            debit: l.credit,
+            credit: l.debit,
+            debit_fx: l.credit_fx,
+            credit_fx: l.debit_fx,
+            ..l.clone()
+        })
+        .collect()
 }
 
 /// Whether a posting dated `date` is allowed by the hard lock date.
@@ -230,20 +286,14 @@ mod tests {
     }
 
     fn line(account: Uuid, debit: &str, credit: &str) -> EntryLine {
-        EntryLine {
-            account_id: account,
-            debit: debit.parse().unwrap(),
-            credit: credit.parse().unwrap(),
-            memo: String::new(),
-            dimensions: Dimensions::default(),
-        }
+        EntryLine::base(account, debit.parse().unwrap(), credit.parse().unwrap(), String::new(), Dimensions::default())
     }
 
     #[test]
     fn a_balanced_entry_passes_and_reports_its_total() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let accounts = HashMap::from([(a, acct(true)), (b, acct(true))]);
-        let total = check_lines(&[line(a, "100.10", "0"), line(b, "0", "100.10")], "CNY", &accounts).unwrap();
+        let total = check_lines(&[line(a, "100.10", "0"), line(b, "0", "100.10")], "CNY", "CNY", &accounts).unwrap();
         assert_eq!(total.to_string(), "100.10");
     }
 
@@ -251,7 +301,7 @@ mod tests {
     fn unbalanced_entries_are_refused_with_both_sums() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let accounts = HashMap::from([(a, acct(true)), (b, acct(true))]);
-        let err = check_lines(&[line(a, "100", "0"), line(b, "0", "99.99")], "CNY", &accounts).unwrap_err();
+        let err = check_lines(&[line(a, "100", "0"), line(b, "0", "99.99")], "CNY", "CNY", &accounts).unwrap_err();
         assert_eq!(err, PostingError::Unbalanced { debit: "100".parse().unwrap(), credit: "99.99".parse().unwrap() });
     }
 
@@ -260,14 +310,14 @@ mod tests {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let accounts = HashMap::from([(a, acct(false)), (b, acct(true))]);
         let PostingError::Fields(errors) =
-            check_lines(&[line(a, "1.005", "0"), line(b, "1", "1")], "CNY", &accounts).unwrap_err()
+            check_lines(&[line(a, "1.005", "0"), line(b, "1", "1")], "CNY", "CNY", &accounts).unwrap_err()
         else {
             panic!("expected field errors")
         };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["lines[0].debit", "lines[0].account_id", "lines[1].debit"]);
-        assert!(check_lines(&[line(b, "1", "0"), line(b, "0", "1")], "JPY", &accounts).is_ok());
-        assert!(check_lines(&[line(b, "1.5", "0"), line(b, "0", "1.5")], "JPY", &accounts).is_err());
+        assert!(check_lines(&[line(b, "1", "0"), line(b, "0", "1")], "JPY", "JPY", &accounts).is_ok());
+        assert!(check_lines(&[line(b, "1.5", "0"), line(b, "0", "1.5")], "JPY", "JPY", &accounts).is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@ pub mod charts;
 pub mod decimal;
 pub mod ids;
 pub mod ledger;
+pub mod receivables;
 pub mod statements;
 pub mod subscription;
+pub mod tax;
 pub mod validate;

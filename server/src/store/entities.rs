@@ -257,6 +257,8 @@ pub mod finance_settings {
         pub tenant_id: Uuid,
         pub hard_lock_date: Option<String>,
         pub approval_threshold: Option<i64>,
+        pub tax_rounding: String,
+        pub prices_include_tax: bool,
         pub updated_at: DateTimeUtc,
         pub version: i64,
     }
@@ -302,6 +304,7 @@ pub mod journal_entries {
         pub status: String,
         pub memo: String,
         pub currency: String,
+        pub exchange_rate: i64,
         pub total_debit: i64,
         pub source_type: String,
         pub source_id: Option<String>,
@@ -335,6 +338,8 @@ pub mod journal_lines {
         pub posted: bool,
         pub debit: i64,
         pub credit: i64,
+        pub debit_fx: i64,
+        pub credit_fx: i64,
         pub memo: String,
         pub department: Option<String>,
         pub project: Option<String>,
@@ -378,6 +383,211 @@ pub mod document_sequences {
         #[sea_orm(primary_key, auto_increment = false)]
         pub sequence_key: String,
         pub next_value: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod exchange_rates {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exchange_rates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub currency: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub rate_date: String,
+        pub rate: i64,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tax_codes {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tax_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub code: String,
+        pub name: String,
+        pub rate: i64,
+        pub is_exempt: bool,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod parties {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "parties")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub kind: String,
+        pub code: String,
+        pub name: String,
+        pub tax_id: Option<String>,
+        pub email: Option<String>,
+        pub phone: Option<String>,
+        pub address: Option<String>,
+        pub currency: Option<String>,
+        pub payment_terms_days: i32,
+        pub credit_limit: Option<i64>,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod invoices {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invoices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub side: String,
+        pub is_credit_note: bool,
+        pub number: Option<String>,
+        pub party_id: Uuid,
+        pub status: String,
+        pub invoice_date: String,
+        pub due_date: String,
+        pub currency: String,
+        pub exchange_rate: i64,
+        pub tax_inclusive: bool,
+        pub reference: Option<String>,
+        pub memo: String,
+        pub net_total: i64,
+        pub tax_total: i64,
+        pub gross_total: i64,
+        pub gross_base: i64,
+        pub open_amount: i64,
+        pub open_base: i64,
+        pub credit_note_of: Option<Uuid>,
+        pub source_type: Option<String>,
+        pub source_id: Option<String>,
+        pub journal_entry_id: Option<Uuid>,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod invoice_lines {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invoice_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub invoice_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub line_no: i32,
+        pub description: String,
+        pub account_id: Uuid,
+        pub item_id: Option<Uuid>,
+        pub quantity: i64,
+        pub unit_price: i64,
+        pub tax_code_id: Option<Uuid>,
+        pub net: i64,
+        pub tax: i64,
+        pub gross: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod payments {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub side: String,
+        pub number: String,
+        pub party_id: Uuid,
+        pub status: String,
+        pub payment_date: String,
+        pub currency: String,
+        pub exchange_rate: i64,
+        pub amount: i64,
+        pub amount_base: i64,
+        pub unallocated: i64,
+        pub unallocated_base: i64,
+        pub account_id: Uuid,
+        pub reference: Option<String>,
+        pub memo: String,
+        pub journal_entry_id: Uuid,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod allocations {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "allocations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub kind: String,
+        pub invoice_id: Uuid,
+        pub payment_id: Option<Uuid>,
+        pub credit_note_id: Option<Uuid>,
+        pub allocation_date: String,
+        pub amount: i64,
+        pub invoice_base: i64,
+        pub source_base: i64,
+        pub journal_entry_id: Option<Uuid>,
+        pub memo: String,
+        pub created_at: DateTimeUtc,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

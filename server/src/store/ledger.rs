@@ -15,9 +15,10 @@ use super::entities::{
     account_mappings, account_period_balances, accounts, finance_settings, fiscal_periods, journal_entries,
     journal_lines,
 };
-use super::scaled::{money_from_db, money_to_db};
+use super::scaled::{money_from_db, money_to_db, rate_from_db, rate_to_db};
 use super::{Page, TenantTx, is_unique_violation};
 use crate::domain::ledger::{AccountFacts, AccountType, Dimensions, EntryLine};
+use crate::domain::tax::Rounding;
 use crate::error::{AppError, AppResult};
 
 fn date_str(d: NaiveDate) -> String {
@@ -241,6 +242,9 @@ pub struct FinanceSettings {
     pub hard_lock_date: Option<NaiveDate>,
     /// Entries whose total exceeds this need finance:approve to post.
     pub approval_threshold: Option<Decimal>,
+    pub tax_rounding: Rounding,
+    /// Default for new invoices: unit prices include tax.
+    pub prices_include_tax: bool,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
 }
@@ -254,6 +258,8 @@ pub async fn settings(tx: &TenantTx<'_>) -> AppResult<FinanceSettings> {
     Ok(FinanceSettings {
         hard_lock_date: m.hard_lock_date.as_deref().map(parse_date).transpose()?,
         approval_threshold: m.approval_threshold.map(money_from_db),
+        tax_rounding: Rounding::parse(&m.tax_rounding).map_err(AppError::internal)?,
+        prices_include_tax: m.prices_include_tax,
         updated_at: m.updated_at,
         version: m.version,
     })
@@ -264,6 +270,8 @@ pub async fn insert_settings(tx: &TenantTx<'_>, s: &FinanceSettings) -> AppResul
         tenant_id: Set(tx.tenant().0),
         hard_lock_date: Set(s.hard_lock_date.map(date_str)),
         approval_threshold: Set(s.approval_threshold.map(money_to_db).transpose()?),
+        tax_rounding: Set(s.tax_rounding.as_str().to_owned()),
+        prices_include_tax: Set(s.prices_include_tax),
         updated_at: Set(s.updated_at),
         version: Set(s.version),
     };
@@ -278,6 +286,8 @@ pub async fn update_settings(tx: &TenantTx<'_>, s: &FinanceSettings) -> AppResul
             finance_settings::Column::ApprovalThreshold,
             Expr::value(s.approval_threshold.map(money_to_db).transpose()?),
         )
+        .col_expr(finance_settings::Column::TaxRounding, Expr::value(s.tax_rounding.as_str()))
+        .col_expr(finance_settings::Column::PricesIncludeTax, Expr::value(s.prices_include_tax))
         .col_expr(finance_settings::Column::UpdatedAt, Expr::value(s.updated_at))
         .col_expr(finance_settings::Column::Version, Expr::value(s.version))
         .filter(finance_settings::Column::TenantId.eq(tx.tenant().0))
@@ -375,6 +385,9 @@ pub struct Entry {
     pub is_posted: bool,
     pub memo: String,
     pub currency: String,
+    /// Base units per unit of `currency` (1 for the base currency).
+    pub exchange_rate: Decimal,
+    /// In the base currency.
     pub total_debit: Decimal,
     pub source_type: String,
     pub source_id: Option<String>,
@@ -398,6 +411,7 @@ impl TryFrom<journal_entries::Model> for Entry {
             is_posted: m.status == "posted",
             memo: m.memo,
             currency: m.currency,
+            exchange_rate: rate_from_db(m.exchange_rate),
             total_debit: money_from_db(m.total_debit),
             source_type: m.source_type,
             source_id: m.source_id,
@@ -417,6 +431,8 @@ fn line_from(m: journal_lines::Model) -> EntryLine {
         account_id: m.account_id,
         debit: money_from_db(m.debit),
         credit: money_from_db(m.credit),
+        debit_fx: money_from_db(m.debit_fx),
+        credit_fx: money_from_db(m.credit_fx),
         memo: m.memo,
         dimensions: Dimensions {
             department: m.department,
@@ -438,6 +454,7 @@ fn entry_am(tx: &TenantTx<'_>, e: &Entry) -> AppResult<journal_entries::ActiveMo
         status: Set(if e.is_posted { "posted" } else { "draft" }.into()),
         memo: Set(e.memo.clone()),
         currency: Set(e.currency.clone()),
+        exchange_rate: Set(rate_to_db(e.exchange_rate)?),
         total_debit: Set(money_to_db(e.total_debit)?),
         source_type: Set(e.source_type.clone()),
         source_id: Set(e.source_id.clone()),
@@ -463,6 +480,8 @@ async fn insert_lines(tx: &TenantTx<'_>, e: &Entry, lines: &[EntryLine]) -> AppR
             posted: Set(e.is_posted),
             debit: Set(money_to_db(l.debit)?),
             credit: Set(money_to_db(l.credit)?),
+            debit_fx: Set(money_to_db(l.debit_fx)?),
+            credit_fx: Set(money_to_db(l.credit_fx)?),
             memo: Set(l.memo.clone()),
             department: Set(l.dimensions.department.clone()),
             project: Set(l.dimensions.project.clone()),
@@ -471,7 +490,7 @@ async fn insert_lines(tx: &TenantTx<'_>, e: &Entry, lines: &[EntryLine]) -> AppR
             item_id: Set(l.dimensions.item_id),
         });
     }
-    // SQLite caps bound parameters per statement; 14 columns x 60 rows stays well under it.
+    // SQLite caps bound parameters per statement; 16 columns x 60 rows stays well under it.
     for chunk in rows.chunks(60) {
         journal_lines::Entity::insert_many(chunk.to_vec()).exec_without_returning(tx.conn()).await?;
     }
@@ -558,6 +577,7 @@ pub async fn replace_draft(tx: &TenantTx<'_>, e: &Entry, lines: &[EntryLine]) ->
         .col_expr(journal_entries::Column::PeriodId, Expr::value(e.period_id))
         .col_expr(journal_entries::Column::Memo, Expr::value(e.memo.clone()))
         .col_expr(journal_entries::Column::Currency, Expr::value(e.currency.clone()))
+        .col_expr(journal_entries::Column::ExchangeRate, Expr::value(rate_to_db(e.exchange_rate)?))
         .col_expr(journal_entries::Column::TotalDebit, Expr::value(money_to_db(e.total_debit)?))
         .col_expr(journal_entries::Column::UpdatedAt, Expr::value(e.updated_at))
         .col_expr(journal_entries::Column::Version, Expr::value(e.version))

@@ -7,8 +7,10 @@
 pub mod api_keys;
 pub mod audit;
 mod entities;
+pub mod fx;
 pub mod idempotency;
 pub mod ledger;
+pub mod receivables;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod scaled;

@@ -29,6 +29,16 @@ pub fn money_from_db(value: i64) -> Decimal {
     from_scaled(value, MONEY_SCALE)
 }
 
+pub const RATE_SCALE: u32 = 6;
+
+pub fn rate_to_db(value: Decimal) -> AppResult<i64> {
+    to_scaled(value, RATE_SCALE)
+}
+
+pub fn rate_from_db(value: i64) -> Decimal {
+    from_scaled(value, RATE_SCALE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
