@@ -9,6 +9,7 @@ mod auth;
 mod ledger;
 mod ledger_properties;
 mod platform;
+mod receivables;
 mod statements;
 mod subscription;
 mod tenancy;

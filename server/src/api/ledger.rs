@@ -171,7 +171,9 @@ pub struct UpdateAccountRequest {
     pub account_type: Option<String>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -252,6 +254,10 @@ pub struct FinanceSettingsView {
     pub hard_lock_date: Option<NaiveDate>,
     /// Entries above this total need finance:approve to post.
     pub approval_threshold: Option<String>,
+    /// line (each line's tax rounded) or document (rounded once per tax code).
+    pub tax_rounding: &'static str,
+    /// Default for new invoices: unit prices include tax.
+    pub prices_include_tax: bool,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
 }
@@ -261,6 +267,8 @@ impl FinanceSettingsView {
         Self {
             hard_lock_date: s.hard_lock_date,
             approval_threshold: s.approval_threshold.map(|d| amount(d, currency)),
+            tax_rounding: s.tax_rounding.as_str(),
+            prices_include_tax: s.prices_include_tax,
             version: s.version,
             updated_at: s.updated_at,
         }
@@ -286,6 +294,9 @@ pub struct UpdateFinanceSettingsRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, example = "50000.00")]
     pub approval_threshold: Option<Option<Money>>,
+    /// line or document
+    pub tax_rounding: Option<String>,
+    pub prices_include_tax: Option<bool>,
 }
 
 /// Change the finance settings (If-Match required).
@@ -303,6 +314,8 @@ pub async fn update_finance_settings(
     let patch = ledger::SettingsPatch {
         hard_lock_date: b.hard_lock_date,
         approval_threshold: b.approval_threshold.map(|o| o.map(Money::value)),
+        tax_rounding: b.tax_rounding,
+        prices_include_tax: b.prices_include_tax,
     };
     let s = FinanceSettingsView::new(
         ledger::update_settings(&app, &auth.ctx(), if_match.0, patch).await?,

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use super::extract::{
     ApiJson, Authorized, CustomersRead, CustomersWrite, FinanceRead, FinanceWrite, IfMatch, Needs, SuppliersRead,
     SuppliersWrite, etag, page, paginate,
 };
-use super::ledger::amount;
+use super::ledger::{amount, double_option};
 use super::problem::Problem;
 use super::views::{ListResponse, csv_field, csv_response, wants_csv};
 use crate::app::{AppState, receivables as app};
@@ -25,11 +25,6 @@ use crate::store::fx::ExchangeRate;
 use crate::store::receivables::{
     Allocation, Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, Party, Payment, PaymentFilter, TaxCode,
 };
-
-/// Distinguishes "absent" from "null" in a PATCH: absent leaves the field, null clears it.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
 
 fn scale4(d: Decimal) -> String {
     format!("{d:.4}")
@@ -257,23 +252,23 @@ pub struct PartyRequest {
 pub struct PartyPatch {
     pub code: Option<String>,
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub tax_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub address: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub currency: Option<Option<String>>,
     pub payment_terms_days: Option<i32>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub credit_limit: Option<Option<Money>>,
     pub is_active: Option<bool>,

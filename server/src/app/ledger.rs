@@ -365,6 +365,8 @@ pub async fn settings(app: &AppState, tenant: TenantId) -> AppResult<FinanceSett
 pub struct SettingsPatch {
     pub hard_lock_date: Option<NaiveDate>,
     pub approval_threshold: Option<Option<Decimal>>,
+    pub tax_rounding: Option<String>,
+    pub prices_include_tax: Option<bool>,
 }
 
 /// The hard lock date only moves forward: periods whose returns are filed stay closed.
@@ -396,12 +398,23 @@ pub async fn update_settings(
         }
         after.approval_threshold = t;
     }
+    if let Some(r) = patch.tax_rounding {
+        after.tax_rounding = crate::domain::tax::Rounding::parse(&r).map_err(|m| AppError::field("tax_rounding", m))?;
+    }
+    if let Some(p) = patch.prices_include_tax {
+        after.prices_include_tax = p;
+    }
     after.updated_at = now;
     after.version += 1;
     if !books::update_settings(&tx, &after).await? {
         return Err(AppError::StaleVersion { entity: "finance settings", current: before.version });
     }
-    let snap = |s: &FinanceSettings| serde_json::json!({"hard_lock_date": s.hard_lock_date, "approval_threshold": s.approval_threshold.map(|d| d.to_string())});
+    let snap = |s: &FinanceSettings| {
+        serde_json::json!({
+            "hard_lock_date": s.hard_lock_date, "approval_threshold": s.approval_threshold.map(|d| d.to_string()),
+            "tax_rounding": s.tax_rounding.as_str(), "prices_include_tax": s.prices_include_tax,
+        })
+    };
     record(
         &tx,
         ctx,
