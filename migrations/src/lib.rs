@@ -11,6 +11,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 mod m20261121_000001_platform;
 mod m20261122_000002_ledger;
 mod m20261123_000003_receivables;
+mod m20261124_000004_bank;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_platform::Migration),
             Box::new(m20261122_000002_ledger::Migration),
             Box::new(m20261123_000003_receivables::Migration),
+            Box::new(m20261124_000004_bank::Migration),
         ]
     }
 }

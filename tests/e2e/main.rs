@@ -6,6 +6,7 @@ mod harness;
 
 mod access;
 mod auth;
+mod bank;
 mod ledger;
 mod ledger_properties;
 mod platform;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account;
 pub mod auth;
+pub mod bank;
 pub mod extract;
 pub mod health;
 pub mod ledger;
@@ -112,7 +113,20 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(receivables::allocate_payment)
         .service(receivables::cancel_payment)
         .service(receivables::ar_aging)
-        .service(receivables::ap_aging);
+        .service(receivables::ap_aging)
+        .service(bank::list_bank_accounts)
+        .service(bank::create_bank_account)
+        .service(bank::get_bank_account)
+        .service(bank::set_statement_mapping)
+        .service(bank::import_statement)
+        .service(bank::list_statement_lines)
+        .service(bank::auto_reconcile)
+        .service(bank::suggestions)
+        .service(bank::match_statement_line)
+        .service(bank::unmatch_statement_line)
+        .service(bank::list_bank_rules)
+        .service(bank::create_bank_rule)
+        .service(bank::bank_reconciliation);
 }
 
 /// Routes under `/operator/v1`.

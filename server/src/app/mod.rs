@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod bank;
 pub mod demo;
 pub mod ledger;
 pub mod operator;

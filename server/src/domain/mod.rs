@@ -2,6 +2,7 @@
 //! sea-orm, redis, wasmtime or the clock (callers pass `now`).
 
 pub mod access;
+pub mod bank;
 pub mod charts;
 pub mod decimal;
 pub mod ids;

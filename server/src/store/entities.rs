@@ -592,3 +592,82 @@ pub mod allocations {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod bank_accounts {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bank_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        pub bank_name: Option<String>,
+        pub account_number: Option<String>,
+        pub account_id: Uuid,
+        pub currency: String,
+        pub opening_date: String,
+        pub opening_balance: i64,
+        pub statement_mapping: Option<Json>,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod bank_statement_lines {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bank_statement_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub bank_account_id: Uuid,
+        pub import_id: Uuid,
+        pub line_date: String,
+        pub amount: i64,
+        pub description: String,
+        pub reference: Option<String>,
+        pub counterparty: Option<String>,
+        pub fingerprint: String,
+        pub matched_entry_id: Option<Uuid>,
+        pub matched_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod bank_rules {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bank_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub bank_account_id: Option<Uuid>,
+        pub name: String,
+        pub contains: String,
+        pub direction: String,
+        pub account_id: Uuid,
+        pub memo: String,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

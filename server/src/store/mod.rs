@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod bank;
 mod entities;
 pub mod fx;
 pub mod idempotency;
