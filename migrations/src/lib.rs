@@ -12,6 +12,7 @@ mod m20261121_000001_platform;
 mod m20261122_000002_ledger;
 mod m20261123_000003_receivables;
 mod m20261124_000004_bank;
+mod m20261125_000005_line_dates;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_ledger::Migration),
             Box::new(m20261123_000003_receivables::Migration),
             Box::new(m20261124_000004_bank::Migration),
+            Box::new(m20261125_000005_line_dates::Migration),
         ]
     }
 }

@@ -71,6 +71,14 @@ impl TenantTx<'_> {
         &self.tx
     }
 
+    /// Runs a SQL script in this tenant's transaction. For benchmark fixtures only (bulk data
+    /// that would take minutes through the use cases); never on a request path.
+    pub async fn run_fixture_sql(&self, sql: &str) -> AppResult<()> {
+        use sea_orm::ConnectionTrait;
+        self.tx.execute_unprepared(sql).await?;
+        Ok(())
+    }
+
     pub async fn commit(self) -> AppResult<()> {
         finish(self.tx).await
     }
