@@ -63,6 +63,59 @@ async fn statements_follow_the_template_and_the_year_end_close_carries_profit_to
         assert_eq!(amount(&q1.body, "administrative"), "250.00");
         assert_eq!(amount(&q1.body, "net_profit"), "150.00");
 
+        let bal = app
+            .get(
+                &format!("/api/v1/reports/account-balances?account_id={}&from=2026-01-01&to=2026-03-31", a("1002")),
+                &t.token,
+            )
+            .await;
+        assert_eq!(bal.status, StatusCode::OK, "{:?}", bal.body);
+        let months: Vec<(i64, &str, &str, &str, &str)> = bal.body["periods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["period"].as_i64().unwrap(),
+                    p["opening"].as_str().unwrap(),
+                    p["debit"].as_str().unwrap(),
+                    p["credit"].as_str().unwrap(),
+                    p["closing"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            months,
+            vec![
+                (202601, "50000.00", "0.00", "2000.00", "48000.00"),
+                (202602, "48000.00", "1130.00", "0.00", "49130.00"),
+                (202603, "49130.00", "0.00", "3200.00", "45930.00"),
+            ]
+        );
+
+        // The general ledger pages with a cursor; each page knows the balance it starts from.
+        let gl = |cursor: &str| {
+            format!(
+                "/api/v1/reports/general-ledger?account_id={}&from=2026-01-01&to=2026-12-31&limit=2{cursor}",
+                a("1002")
+            )
+        };
+        let page1 = app.get(&gl(""), &t.token).await;
+        assert_eq!(page1.status, StatusCode::OK, "{:?}", page1.body);
+        assert_eq!(
+            (page1.body["opening"].as_str(), page1.body["closing"].as_str()),
+            (Some("50000.00"), Some("49130.00"))
+        );
+        let next = page1.body["next_cursor"].as_str().unwrap().to_owned();
+        let page2 = app.get(&gl(&format!("&cursor={next}")), &t.token).await;
+        assert_eq!(page2.body["page_opening"], "49130.00");
+        let balances: Vec<&str> =
+            page2.body["lines"].as_array().unwrap().iter().map(|l| l["balance"].as_str().unwrap()).collect();
+        assert_eq!(balances, ["46130.00", "45930.00"]);
+        assert!(page2.body["next_cursor"].is_null());
+        let bad_cursor = app.get(&gl("&cursor=nonsense"), &t.token).await;
+        assert_eq!(bad_cursor.fields(), ["cursor"]);
+
         // Only someone with finance:approve closes a year.
         let (_, viewer) = app.user_with_role(&t, "v@statements.test", "viewer").await;
         let denied = app.call(Method::POST, "/api/v1/fiscal-years/2026/close", Some(&viewer), None, &[]).await;

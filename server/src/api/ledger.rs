@@ -833,6 +833,24 @@ pub struct GeneralLedgerQuery {
     pub account_id: Uuid,
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// Lines per page, 1-10000 (default 1000).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn ledger_cursor(c: &crate::store::ledger::LineCursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}|{}", c.0, c.1, c.2))
+}
+
+fn parse_ledger_cursor(s: &str) -> Result<crate::store::ledger::LineCursor, AppError> {
+    let bad = || AppError::field("cursor", "is not a cursor this server gave");
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
+    let mut parts = text.split('|');
+    let (Some(d), Some(e), Some(n), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    Ok((d.parse().map_err(|_| bad())?, e.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -853,14 +871,18 @@ pub struct GeneralLedgerView {
     pub account: AccountView,
     pub from: NaiveDate,
     pub to: NaiveDate,
-    /// Debit positive.
+    /// Balance before `from`, debit positive.
     pub opening: String,
+    /// Balance before this page's first line (equals `opening` on the first page).
+    pub page_opening: String,
     pub lines: Vec<GeneralLedgerLine>,
+    /// Balance after this page's last line (the closing balance on the last page).
     pub closing: String,
+    /// Sums of this page's lines.
     pub total_debit: String,
     pub total_credit: String,
-    /// True when more lines exist than one answer holds (10,000); narrow the dates.
-    pub truncated: bool,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// General ledger detail (明细账) of an account and its sub-accounts.
@@ -872,7 +894,9 @@ pub async fn general_ledger(
     auth: Authorized<FinanceRead>,
     q: web::Query<GeneralLedgerQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let r = ledger::account_ledger(&app, auth.tenant_id(), q.account_id, q.from, q.to).await?;
+    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_ledger_cursor).transpose()?;
+    let r = ledger::account_ledger(&app, auth.tenant_id(), q.account_id, q.from, q.to, after, q.limit.unwrap_or(1000))
+        .await?;
     let cur = auth.tenant.base_currency.clone();
     let (mut debit, mut credit) = (Decimal::ZERO, Decimal::ZERO);
     let lines = r
@@ -898,10 +922,11 @@ pub async fn general_ledger(
         from: q.from,
         to: q.to,
         opening: amount(r.opening, &cur),
+        page_opening: amount(r.page_opening, &cur),
         lines,
         closing: amount(r.closing, &cur),
         total_debit: amount(debit, &cur),
         total_credit: amount(credit, &cur),
-        truncated: r.truncated,
+        next_cursor: r.next.as_ref().map(ledger_cursor),
     }))
 }

@@ -66,6 +66,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(ledger::general_ledger)
         .service(statements::balance_sheet)
         .service(statements::income_statement)
+        .service(statements::account_balances)
         .service(statements::close_fiscal_year)
         .service(receivables::list_tax_codes)
         .service(receivables::create_tax_code)

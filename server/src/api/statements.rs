@@ -4,9 +4,10 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::extract::{Authorized, FinanceApprove, FinanceRead};
-use super::ledger::{EntryView, amount};
+use super::ledger::{AccountView, EntryView, amount};
 use super::problem::Problem;
 use super::views::{csv_field, csv_response, wants_csv};
 use crate::app::{AppState, statements};
@@ -167,4 +168,72 @@ pub async fn close_fiscal_year(
         closing_entry: r.entry.map(|(e, l)| EntryView::new(e, l, &currency)),
         periods_closed: r.periods_closed,
     }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AccountBalancesQuery {
+    pub account_id: Uuid,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// json (default) or csv
+    pub format: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PeriodBalanceView {
+    /// yyyymm
+    pub period: i32,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Signed, debit positive.
+    pub opening: String,
+    pub debit: String,
+    pub credit: String,
+    pub closing: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountBalancesView {
+    pub account: AccountView,
+    pub currency: String,
+    pub periods: Vec<PeriodBalanceView>,
+}
+
+/// An account's balances month by month (with its sub-accounts): opening, debits, credits,
+/// closing. The first and last months are cut at `from` and `to`.
+#[utoipa::path(tag = "reports", operation_id = "account_balances", params(AccountBalancesQuery),
+    responses((status = 200, body = AccountBalancesView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[get("/reports/account-balances")]
+pub async fn account_balances(
+    app: web::Data<AppState>,
+    auth: Authorized<FinanceRead>,
+    q: web::Query<AccountBalancesQuery>,
+) -> Result<HttpResponse, AppError> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let (account, periods) = statements::account_balances(&app, auth.tenant_id(), q.account_id, q.from, q.to).await?;
+    let cur = auth.tenant.base_currency.clone();
+    let periods: Vec<PeriodBalanceView> = periods
+        .into_iter()
+        .map(|p| PeriodBalanceView {
+            period: p.period,
+            from: p.from,
+            to: p.to,
+            opening: amount(p.opening, &cur),
+            debit: amount(p.debit, &cur),
+            credit: amount(p.credit, &cur),
+            closing: amount(p.closing, &cur),
+        })
+        .collect();
+    if csv {
+        let mut body = String::from("period,from,to,opening,debit,credit,closing\n");
+        for p in &periods {
+            body.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                p.period, p.from, p.to, p.opening, p.debit, p.credit, p.closing
+            ));
+        }
+        return Ok(csv_response(&format!("account-balances-{}-{}.csv", account.code, q.to), body));
+    }
+    Ok(HttpResponse::Ok().json(AccountBalancesView { account: AccountView::from(account), currency: cur, periods }))
 }

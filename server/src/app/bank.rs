@@ -173,7 +173,7 @@ pub async fn import_statement(
     for (i, p) in parsed.iter().enumerate() {
         if p.date <= account.opening_date {
             f.push(
-                format!("csv[{i}].date"),
+                format!("csv[line {}].date", i + 1),
                 format!("{} is on or before the opening date {}", p.date, account.opening_date),
             );
         }

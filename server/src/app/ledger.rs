@@ -1136,11 +1136,15 @@ pub async fn trial_balance(
 /// line with the running balance, closing balance.
 pub struct AccountLedger {
     pub account: Account,
+    /// Balance before `from`.
     pub opening: Decimal,
+    /// Balance before this page's first line.
+    pub page_opening: Decimal,
     pub lines: Vec<(books::LedgerLine, Decimal)>,
+    /// Balance after this page's last line.
     pub closing: Decimal,
-    /// More lines exist than [`GENERAL_LEDGER_LINES_MAX`]; narrow the dates.
-    pub truncated: bool,
+    /// Where the next page starts, when there is one.
+    pub next: Option<books::LineCursor>,
 }
 
 pub const GENERAL_LEDGER_LINES_MAX: u64 = 10_000;
@@ -1151,9 +1155,14 @@ pub async fn account_ledger(
     account: Uuid,
     from: NaiveDate,
     to: NaiveDate,
+    after: Option<books::LineCursor>,
+    limit: u64,
 ) -> AppResult<AccountLedger> {
     if from > to {
         return Err(AppError::field("from", "must not be after to"));
+    }
+    if limit == 0 || limit > GENERAL_LEDGER_LINES_MAX {
+        return Err(AppError::field("limit", format!("must be between 1 and {GENERAL_LEDGER_LINES_MAX}")));
     }
     let tx = app.store.begin(tenant, Access::Read).await?;
     let all = books::all_accounts(&tx).await?;
@@ -1168,11 +1177,19 @@ pub async fn account_ledger(
     }
     let before = sums_before(&tx, from).await?;
     let opening: Decimal = subtree.iter().filter_map(|id| before.get(id)).map(|(d, c)| d - c).sum();
-    let mut rows = books::account_lines(&tx, &subtree, from, to, GENERAL_LEDGER_LINES_MAX + 1).await?;
+    let page_opening = match &after {
+        Some(c) => {
+            let (d, cr) = books::sums_through(&tx, &subtree, from, c).await?;
+            opening + d - cr
+        }
+        None => opening,
+    };
+    let mut rows = books::account_lines(&tx, &subtree, from, to, after.as_ref(), limit + 1).await?;
     tx.commit().await?;
-    let truncated = rows.len() as u64 > GENERAL_LEDGER_LINES_MAX;
-    rows.truncate(GENERAL_LEDGER_LINES_MAX as usize);
-    let mut running = opening;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more { rows.last().map(|l| (l.entry_date, l.entry_id, l.line_no)) } else { None };
+    let mut running = page_opening;
     let lines = rows
         .into_iter()
         .map(|l| {
@@ -1180,5 +1197,5 @@ pub async fn account_ledger(
             (l, running)
         })
         .collect();
-    Ok(AccountLedger { account: target, opening, lines, closing: running, truncated })
+    Ok(AccountLedger { account: target, opening, page_opening, lines, closing: running, next })
 }

@@ -209,3 +209,67 @@ pub async fn close_year(app: &AppState, ctx: &Ctx, year: i32) -> AppResult<YearC
     tx.commit().await?;
     Ok(YearClose { year, net_profit, entry, periods_closed })
 }
+
+/// One month of an account's balances.
+pub struct PeriodBalance {
+    pub period: i32,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub opening: Decimal,
+    pub debit: Decimal,
+    pub credit: Decimal,
+    pub closing: Decimal,
+}
+
+/// An account (with its sub-accounts) month by month over `from..=to`: opening, movement,
+/// closing; the first and last months are cut at `from` and `to`.
+pub async fn account_balances(
+    app: &AppState,
+    tenant: TenantId,
+    account: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<(Account, Vec<PeriodBalance>)> {
+    if from > to {
+        return Err(AppError::field("from", "must not be after to"));
+    }
+    if from < epoch()? {
+        return Err(AppError::field("from", "must be after 1900-01-01"));
+    }
+    if (to - from).num_days() > 3 * 366 {
+        return Err(AppError::field("to", "at most three years at a time"));
+    }
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let all = books::all_accounts(&tx).await?;
+    let target = all.iter().find(|a| a.id == account).cloned().ok_or(AppError::NotFound { entity: "account" })?;
+    let mut subtree = vec![account];
+    let mut i = 0;
+    while let Some(parent) = subtree.get(i).copied() {
+        subtree.extend(all.iter().filter(|a| a.parent_id == Some(parent)).map(|a| a.id));
+        i += 1;
+    }
+    let net = |sums: &HashMap<Uuid, (Decimal, Decimal)>| -> (Decimal, Decimal) {
+        subtree
+            .iter()
+            .filter_map(|id| sums.get(id))
+            .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), (x, y)| (d + x, c + y))
+    };
+    let (d0, c0) = net(&sums_before(&tx, from).await?);
+    let mut running = d0 - c0;
+    let mut out = Vec::new();
+    let mut month = rules::period_of(from);
+    loop {
+        let (start, end) = parse_period(month)?;
+        let (a, b) = (start.max(from), end.min(to));
+        let (debit, credit) = net(&range_sums(&tx, a, b).await?);
+        let opening = running;
+        running += debit - credit;
+        out.push(PeriodBalance { period: month, from: a, to: b, opening, debit, credit, closing: running });
+        if end >= to {
+            break;
+        }
+        month = rules::period_of(end.succ_opt().ok_or_else(|| AppError::internal("date"))?);
+    }
+    tx.commit().await?;
+    Ok((target, out))
+}

@@ -752,19 +752,59 @@ pub struct LedgerLine {
     pub credit: Decimal,
 }
 
-/// Posted lines of the given accounts dated `from..=to`, in date, entry and line order.
+/// Where a page of the general ledger ends: (date, entry, line) of its last line.
+pub type LineCursor = (NaiveDate, Uuid, i32);
+
+/// Lines strictly after a cursor, in (date, entry, line) order.
+fn after_cursor(c: &LineCursor) -> sea_orm::Condition {
+    use journal_lines::Column as C;
+    let (d, e, n) = (date_str(c.0), c.1, c.2);
+    sea_orm::Condition::any()
+        .add(C::EntryDate.gt(d.clone()))
+        .add(sea_orm::Condition::all().add(C::EntryDate.eq(d.clone())).add(C::EntryId.gt(e)))
+        .add(sea_orm::Condition::all().add(C::EntryDate.eq(d)).add(C::EntryId.eq(e)).add(C::LineNo.gt(n)))
+}
+
+/// (debit, credit) of the posted lines of the given accounts from `from` up to and including
+/// the cursor: what comes before a page of the general ledger.
+pub async fn sums_through(
+    tx: &TenantTx<'_>,
+    accounts: &[Uuid],
+    from: NaiveDate,
+    cursor: &LineCursor,
+) -> AppResult<(Decimal, Decimal)> {
+    let lines = journal_lines::Entity::find()
+        .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_lines::Column::AccountId.is_in(accounts.iter().copied()))
+        .filter(journal_lines::Column::Posted.eq(true))
+        .filter(journal_lines::Column::EntryDate.between(date_str(from), date_str(cursor.0)))
+        .filter(after_cursor(cursor).not())
+        .all(tx.conn())
+        .await?;
+    Ok(lines
+        .iter()
+        .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), l| (d + money_from_db(l.debit), c + money_from_db(l.credit))))
+}
+
+/// Posted lines of the given accounts dated `from..=to` (after the cursor, when given), in
+/// date, entry and line order.
 pub async fn account_lines(
     tx: &TenantTx<'_>,
     accounts: &[Uuid],
     from: NaiveDate,
     to: NaiveDate,
+    after: Option<&LineCursor>,
     limit: u64,
 ) -> AppResult<Vec<LedgerLine>> {
-    let lines = journal_lines::Entity::find()
+    let mut q = journal_lines::Entity::find()
         .filter(journal_lines::Column::TenantId.eq(tx.tenant().0))
         .filter(journal_lines::Column::AccountId.is_in(accounts.iter().copied()))
         .filter(journal_lines::Column::Posted.eq(true))
-        .filter(journal_lines::Column::EntryDate.between(date_str(from), date_str(to)))
+        .filter(journal_lines::Column::EntryDate.between(date_str(from), date_str(to)));
+    if let Some(c) = after {
+        q = q.filter(after_cursor(c));
+    }
+    let lines = q
         .order_by_asc(journal_lines::Column::EntryDate)
         .order_by_asc(journal_lines::Column::EntryId)
         .order_by_asc(journal_lines::Column::LineNo)
