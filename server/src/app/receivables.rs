@@ -1578,33 +1578,30 @@ pub struct OpenItems {
     pub payments: Vec<Payment>,
 }
 
-/// Pages through everything matching (reports need it all).
-async fn all_invoices(tx: &TenantTx<'_>, side: Side, f: &InvoiceFilter) -> AppResult<Vec<Invoice>> {
+/// Pages through everything a list query matches (reports need it all).
+async fn all_pages<T, Fut>(mut fetch: impl FnMut(Page) -> Fut, id: impl Fn(&T) -> Uuid) -> AppResult<Vec<T>>
+where
+    Fut: std::future::Future<Output = AppResult<Vec<T>>>,
+{
     let mut out = Vec::new();
     let mut page = Page { limit: 200, after: None };
     loop {
-        let batch = store::list_invoices(tx, side, &page, f).await?;
+        let batch = fetch(page.clone()).await?;
         let more = batch.len() as u64 > page.limit;
         out.extend(batch.into_iter().take(page.limit as usize));
         if !more {
             return Ok(out);
         }
-        page.after = out.last().map(|i| i.id);
+        page.after = out.last().map(&id);
     }
 }
 
+async fn all_invoices(tx: &TenantTx<'_>, side: Side, f: &InvoiceFilter) -> AppResult<Vec<Invoice>> {
+    all_pages(|page| async move { store::list_invoices(tx, side, &page, f).await }, |i: &Invoice| i.id).await
+}
+
 async fn all_payments(tx: &TenantTx<'_>, side: Side, f: &PaymentFilter) -> AppResult<Vec<Payment>> {
-    let mut out = Vec::new();
-    let mut page = Page { limit: 200, after: None };
-    loop {
-        let batch = store::list_payments(tx, side, &page, f).await?;
-        let more = batch.len() as u64 > page.limit;
-        out.extend(batch.into_iter().take(page.limit as usize));
-        if !more {
-            return Ok(out);
-        }
-        page.after = out.last().map(|p| p.id);
-    }
+    all_pages(|page| async move { store::list_payments(tx, side, &page, f).await }, |p: &Payment| p.id).await
 }
 
 pub async fn open_items(app: &AppState, tenant: TenantId, side: Side, party_id: Uuid) -> AppResult<OpenItems> {

@@ -8,17 +8,9 @@ use uuid::Uuid;
 
 use super::entities::{bank_accounts, bank_rules, bank_statement_lines, journal_entries, journal_lines};
 use super::scaled::{money_from_db, money_to_db};
-use super::{TenantTx, is_unique_violation};
+use super::{TenantTx, date_str, is_unique_violation, parse_date};
 use crate::domain::bank::ColumnMapping;
 use crate::error::{AppError, AppResult};
-
-fn date_str(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-fn parse_date(s: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| AppError::internal(format!("stored date {s}: {e}")))
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct BankAccount {

@@ -5,10 +5,10 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::TenantTx;
 use super::entities::exchange_rates;
 use super::scaled::{rate_from_db, rate_to_db};
-use crate::error::{AppError, AppResult};
+use super::{TenantTx, date_str};
+use crate::error::AppResult;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExchangeRate {
@@ -18,14 +18,10 @@ pub struct ExchangeRate {
     pub created_at: DateTime<Utc>,
 }
 
-fn date_str(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
 fn from_model(m: exchange_rates::Model) -> AppResult<ExchangeRate> {
     Ok(ExchangeRate {
         currency: m.currency,
-        rate_date: NaiveDate::parse_from_str(&m.rate_date, "%Y-%m-%d").map_err(AppError::internal)?,
+        rate_date: super::parse_date(&m.rate_date)?,
         rate: rate_from_db(m.rate),
         created_at: m.created_at,
     })

@@ -16,18 +16,10 @@ use super::entities::{
     journal_lines,
 };
 use super::scaled::{money_from_db, money_to_db, rate_from_db, rate_to_db};
-use super::{Page, TenantTx, is_unique_violation};
+use super::{Page, TenantTx, date_str, is_unique_violation, parse_date};
 use crate::domain::ledger::{AccountFacts, AccountType, Dimensions, EntryLine};
 use crate::domain::tax::Rounding;
 use crate::error::{AppError, AppResult};
-
-fn date_str(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-fn parse_date(s: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| AppError::internal(format!("stored date {s}: {e}")))
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Account {

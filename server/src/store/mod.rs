@@ -241,6 +241,15 @@ impl Store {
     }
 }
 
+/// Dates are stored as `YYYY-MM-DD` text on both backends (they sort and compare as text).
+pub(crate) fn date_str(d: chrono::NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn parse_date(s: &str) -> AppResult<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| AppError::internal(format!("stored date {s}: {e}")))
+}
+
 /// Retries a unit of work when PostgreSQL reports a serialization failure (40001) or a
 /// deadlock (40P01). `work` must start its own transaction each time.
 pub async fn retrying<T, F, Fut>(mut work: F) -> AppResult<T>

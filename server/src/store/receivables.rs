@@ -9,17 +9,9 @@ use uuid::Uuid;
 
 use super::entities::{allocations, invoice_lines, invoices, parties, payments, tax_codes};
 use super::scaled::{money_from_db, money_to_db, rate_from_db, rate_to_db, to_scaled};
-use super::{Page, TenantTx, is_unique_violation};
+use super::{Page, TenantTx, date_str, is_unique_violation, parse_date};
 use crate::domain::receivables::Side;
 use crate::error::{AppError, AppResult};
-
-fn date_str(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-fn parse_date(s: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| AppError::internal(format!("stored date {s}: {e}")))
-}
 
 fn side_of(s: &str) -> AppResult<Side> {
     Side::parse(s).ok_or_else(|| AppError::internal(format!("stored side {s}")))
