@@ -279,7 +279,7 @@ pub async fn suggestions(
     auth: Authorized<FinanceRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, list) = bank::suggestions(&app, auth.tenant_id(), *id).await?;
+    let list = bank::suggestions(&app, auth.tenant_id(), *id).await?;
     let cur = auth.tenant.base_currency.clone();
     Ok(HttpResponse::Ok().json(
         list.into_iter().map(|(i, score)| SuggestionView { item: item_view(i, &cur), score }).collect::<Vec<_>>(),

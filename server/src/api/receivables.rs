@@ -861,8 +861,7 @@ macro_rules! invoice_handlers {
             auth: Authorized<$write>,
             id: web::Path<Uuid>,
         ) -> Result<HttpResponse, AppError> {
-            let posted = app::post_invoice(&app, &auth.ctx(), $side, *id).await?;
-            let (i, lines, allocations) = app::get_invoice(&app, auth.tenant_id(), $side, posted.0.id).await?;
+            let (i, lines, allocations) = app::post_invoice(&app, &auth.ctx(), $side, *id).await?;
             Ok(invoice_response(StatusCode::OK, $side, (i, lines), allocations, &auth.tenant.base_currency))
         }
 
@@ -891,8 +890,7 @@ macro_rules! invoice_handlers {
             body: ApiJson<WriteOffRequest>,
         ) -> Result<HttpResponse, AppError> {
             let b = body.0;
-            let a = app::write_off(&app, &auth.ctx(), $side, *id, b.amount.map(Money::value), b.date, b.memo).await?;
-            let (i, _, _) = app::get_invoice(&app, auth.tenant_id(), $side, *id).await?;
+            let (i, a) = app::write_off(&app, &auth.ctx(), $side, *id, b.amount.map(Money::value), b.date, b.memo).await?;
             Ok(HttpResponse::Created().json(allocation_view(a, &i.currency, &auth.tenant.base_currency)))
         }
 
@@ -907,11 +905,10 @@ macro_rules! invoice_handlers {
             body: ApiJson<AllocateRequest>,
         ) -> Result<HttpResponse, AppError> {
             let b = body.0;
-            let done = app::allocate(&app, &auth.ctx(), $side, *id, true, pairs(b.allocations), b.date).await?;
-            let (i, _, _) = app::get_invoice(&app, auth.tenant_id(), $side, *id).await?;
+            let (currency, done) = app::allocate(&app, &auth.ctx(), $side, *id, true, pairs(b.allocations), b.date).await?;
             let base = auth.tenant.base_currency.clone();
             Ok(HttpResponse::Created()
-                .json(done.into_iter().map(|a| allocation_view(a, &i.currency, &base)).collect::<Vec<_>>()))
+                .json(done.into_iter().map(|a| allocation_view(a, &currency, &base)).collect::<Vec<_>>()))
         }
     };
 }
@@ -1148,11 +1145,10 @@ macro_rules! payment_handlers {
             body: ApiJson<AllocateRequest>,
         ) -> Result<HttpResponse, AppError> {
             let b = body.0;
-            let done = app::allocate(&app, &auth.ctx(), $side, *id, false, pairs(b.allocations), b.date).await?;
-            let (p, _) = app::get_payment(&app, auth.tenant_id(), $side, *id).await?;
+            let (currency, done) = app::allocate(&app, &auth.ctx(), $side, *id, false, pairs(b.allocations), b.date).await?;
             let base = auth.tenant.base_currency.clone();
             Ok(HttpResponse::Created()
-                .json(done.into_iter().map(|a| allocation_view(a, &p.currency, &base)).collect::<Vec<_>>()))
+                .json(done.into_iter().map(|a| allocation_view(a, &currency, &base)).collect::<Vec<_>>()))
         }
 
         /// Cancel one that is not allocated; its entry is reversed.

@@ -250,11 +250,7 @@ fn candidates_for<'a>(line: &StatementLine, items: &'a [BookItem]) -> Vec<(&'a B
 }
 
 /// Unmatched book entries on the account's ledger account with the line's amount, best first.
-pub async fn suggestions(
-    app: &AppState,
-    tenant: TenantId,
-    line_id: Uuid,
-) -> AppResult<(StatementLine, Vec<(BookItem, u32)>)> {
+pub async fn suggestions(app: &AppState, tenant: TenantId, line_id: Uuid) -> AppResult<Vec<(BookItem, u32)>> {
     let tx = app.store.begin(tenant, Access::Read).await?;
     let line = store::get_line(&tx, line_id).await?.ok_or(AppError::NotFound { entity: "statement line" })?;
     let account = load(&tx, line.bank_account_id).await?;
@@ -267,7 +263,7 @@ pub async fn suggestions(
     .await?;
     tx.commit().await?;
     let out = candidates_for(&line, &items).into_iter().take(5).map(|(i, s)| (i.clone(), s)).collect();
-    Ok((line, out))
+    Ok(out)
 }
 
 fn far_future() -> AppResult<NaiveDate> {

@@ -801,8 +801,13 @@ async fn next_number(tx: &TenantTx<'_>, key: &str, prefix: &str) -> AppResult<St
 
 /// Posts a draft invoice or credit note: control account against revenue or expense lines and
 /// the VAT account per tax code, in the invoice's currency and base. A credit note of an
-/// invoice is then settled against it.
-pub async fn post_invoice(app: &AppState, ctx: &Ctx, side: Side, id: Uuid) -> AppResult<(Invoice, Vec<InvoiceLine>)> {
+/// invoice is then settled against it (the allocation is returned).
+pub async fn post_invoice(
+    app: &AppState,
+    ctx: &Ctx,
+    side: Side,
+    id: Uuid,
+) -> AppResult<(Invoice, Vec<InvoiceLine>, Vec<Allocation>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let (mut inv, lines) =
@@ -877,6 +882,7 @@ pub async fn post_invoice(app: &AppState, ctx: &Ctx, side: Side, id: Uuid) -> Ap
     if !store::save_invoice(&tx, &inv).await? {
         return Err(AppError::StaleVersion { entity: invoice_entity(side), current: before.version });
     }
+    let mut allocations = Vec::new();
     if let Some(of) = inv.credit_note_of {
         let (target, _) =
             store::get_invoice(&tx, side, of).await?.ok_or(AppError::NotFound { entity: invoice_entity(side) })?;
@@ -884,7 +890,7 @@ pub async fn post_invoice(app: &AppState, ctx: &Ctx, side: Side, id: Uuid) -> Ap
         if amount > Decimal::ZERO {
             let date = inv.invoice_date.max(target.invoice_date);
             let mut source = Source::CreditNote(inv.clone());
-            allocate_in(&tx, ctx, side, &mut source, of, amount, date, now).await?;
+            allocations.push(allocate_in(&tx, ctx, side, &mut source, of, amount, date, now).await?);
             if let Source::CreditNote(updated) = source {
                 inv = updated;
             }
@@ -904,7 +910,7 @@ pub async fn post_invoice(app: &AppState, ctx: &Ctx, side: Side, id: Uuid) -> Ap
     )
     .await?;
     tx.commit().await?;
-    Ok((inv, lines))
+    Ok((inv, lines, allocations))
 }
 
 /// Cancels a posted invoice or credit note that nothing has been settled against: its entry
@@ -976,7 +982,7 @@ pub async fn write_off(
     amount: Option<Decimal>,
     date: NaiveDate,
     memo: Option<String>,
-) -> AppResult<Allocation> {
+) -> AppResult<(Invoice, Allocation)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let (mut inv, _) =
@@ -1062,7 +1068,7 @@ pub async fn write_off(
     )
     .await?;
     tx.commit().await?;
-    Ok(a)
+    Ok((inv, a))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1407,7 +1413,8 @@ fn prefix_fields(e: AppError, prefix: &str) -> AppError {
     }
 }
 
-/// Allocates what is left on a payment or credit note to invoices.
+/// Allocates what is left on a payment or credit note to invoices; returns the currency of the
+/// amounts with the allocations.
 pub async fn allocate(
     app: &AppState,
     ctx: &Ctx,
@@ -1416,7 +1423,7 @@ pub async fn allocate(
     is_credit_note: bool,
     allocations: Vec<(Uuid, Decimal)>,
     date: Option<NaiveDate>,
-) -> AppResult<Vec<Allocation>> {
+) -> AppResult<(String, Vec<Allocation>)> {
     if allocations.is_empty() {
         return Err(AppError::field("allocations", "name at least one invoice"));
     }
@@ -1471,7 +1478,7 @@ pub async fn allocate(
     )
     .await?;
     tx.commit().await?;
-    Ok(done)
+    Ok((source.currency().to_owned(), done))
 }
 
 /// Cancels a receipt or payment that is not allocated: its entry is reversed.
