@@ -13,6 +13,7 @@ mod m20261122_000002_ledger;
 mod m20261123_000003_receivables;
 mod m20261124_000004_bank;
 mod m20261125_000005_line_dates;
+mod m20261126_000006_inventory;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_receivables::Migration),
             Box::new(m20261124_000004_bank::Migration),
             Box::new(m20261125_000005_line_dates::Migration),
+            Box::new(m20261126_000006_inventory::Migration),
         ]
     }
 }

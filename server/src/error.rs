@@ -41,6 +41,11 @@ pub enum AppError {
     UnbalancedEntry { debit: String, credit: String, difference: String },
     #[error("period {period} is closed; reopen it or date the entry in an open period")]
     PeriodClosed { period: String },
+    /// Not enough stock; `errors` names the document line when there is one.
+    #[error("{detail}")]
+    InsufficientStock { detail: String, errors: Vec<FieldError> },
+    #[error("stock is closed up to {closing_date}; nothing dated on or before it can move stock")]
+    StockClosed { closing_date: String },
     #[error("the books are locked up to {lock_date}; nothing dated on or before it can be posted")]
     BooksLocked { lock_date: String },
     #[error("the {entity} was changed by someone else (now at version {current})")]

@@ -340,6 +340,15 @@ pub async fn update_mappings(
             )));
         }
     }
+    for purpose in ["inventory", "goods_in_transit"] {
+        let old = before.iter().find(|(p, _)| p == purpose).map(|(_, a)| *a);
+        let new = changes.iter().find(|(p, _)| p == purpose).map(|(_, a)| *a);
+        if new.is_some() && new != old && crate::store::stock::any_movements(&tx).await? {
+            return Err(AppError::Conflict(format!(
+                "{purpose} cannot move to another account once stock has moved: its balance is the stock ledger's value"
+            )));
+        }
+    }
     books::set_mappings(&tx, &changes).await?;
     let as_json = |pairs: &[(String, Uuid)]| {
         serde_json::json!(pairs.iter().map(|(p, a)| (p.clone(), a.to_string())).collect::<HashMap<_, _>>())
@@ -509,14 +518,18 @@ pub(crate) fn posting_error(e: PostingError) -> AppError {
     }
 }
 
-/// Refuses manual lines on the receivable and payable control accounts: their balances are
-/// the sum of open invoices and payments, which only those documents may change.
+/// Refuses manual lines on the control accounts: receivables and payables (their balances are
+/// the sum of open invoices and payments) and inventory and goods in transit (their balances
+/// are the stock ledger's value), which only those documents may change.
 async fn refuse_control_accounts(tx: &TenantTx<'_>, lines: &[EntryLine]) -> AppResult<()> {
     let mapping: HashMap<String, Uuid> = books::mappings(tx).await?.into_iter().collect();
     let mut f = Fields::new();
-    for (purpose, what) in
-        [("accounts_receivable", "sales invoices and receipts"), ("accounts_payable", "supplier invoices and payments")]
-    {
+    for (purpose, what) in [
+        ("accounts_receivable", "sales invoices and receipts"),
+        ("accounts_payable", "supplier invoices and payments"),
+        ("inventory", "stock documents"),
+        ("goods_in_transit", "stock transfers"),
+    ] {
         let Some(control) = mapping.get(purpose) else { continue };
         for (i, l) in lines.iter().enumerate() {
             if l.account_id == *control {

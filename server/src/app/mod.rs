@@ -5,12 +5,14 @@ pub mod access;
 pub mod audit;
 pub mod bank;
 pub mod demo;
+pub mod inventory;
 pub mod ledger;
 pub mod operator;
 pub mod receivables;
 pub mod sessions;
 pub mod signup;
 pub mod statements;
+pub mod stock_posting;
 pub mod tenant;
 
 use std::collections::HashMap;

@@ -451,11 +451,11 @@ fn invoice_json(i: &Invoice, lines: &[InvoiceLine]) -> serde_json::Value {
     })
 }
 
-async fn mapping(tx: &TenantTx<'_>) -> AppResult<HashMap<String, Uuid>> {
+pub(crate) async fn mapping(tx: &TenantTx<'_>) -> AppResult<HashMap<String, Uuid>> {
     Ok(books::mappings(tx).await?.into_iter().collect())
 }
 
-fn mapped(m: &HashMap<String, Uuid>, purpose: &str) -> AppResult<Uuid> {
+pub(crate) fn mapped(m: &HashMap<String, Uuid>, purpose: &str) -> AppResult<Uuid> {
     m.get(purpose).copied().ok_or_else(|| AppError::Conflict(format!("map the {purpose} purpose to an account first")))
 }
 
@@ -745,7 +745,7 @@ pub async fn list_invoices(
 
 /// A new base-currency-or-foreign entry for a document, not yet posted.
 #[allow(clippy::too_many_arguments)]
-fn document_entry(
+pub(crate) fn document_entry(
     date: NaiveDate,
     memo: String,
     currency: &str,
@@ -794,7 +794,7 @@ pub(crate) async fn post_document_entry(
     Ok(entry)
 }
 
-async fn next_number(tx: &TenantTx<'_>, key: &str, prefix: &str) -> AppResult<String> {
+pub(crate) async fn next_number(tx: &TenantTx<'_>, key: &str, prefix: &str) -> AppResult<String> {
     let n = books::next_in_sequence(tx, key).await?;
     Ok(format!("{prefix}-{n:06}"))
 }

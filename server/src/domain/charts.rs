@@ -86,6 +86,7 @@ pub const GENERIC: &[TemplateAccount] = &[
     ("120010", Some("1200"), "Inventory - goods", "Inventory - goods", Asset),
     ("120020", Some("1200"), "Inventory - raw materials", "Inventory - raw materials", Asset),
     ("1230", None, "Work in progress", "Work in progress", Asset),
+    ("1240", None, "Goods in transit", "Goods in transit", Asset),
     ("1500", None, "Fixed assets", "Fixed assets", Asset),
     ("1510", None, "Accumulated depreciation", "Accumulated depreciation", Asset),
     ("2000", None, "Accounts payable", "Accounts payable", Liability),
@@ -136,6 +137,10 @@ pub const PURPOSES: &[(&str, &str, &str)] = &[
     ("customer_advances", "2203", "2300"),
     ("bad_debt", "5711", "6100"),
     ("payable_write_off", "5301", "4100"),
+    ("goods_in_transit", "1402", "1240"),
+    ("opening_balance", "3104", "3100"),
+    ("stock_issue_expense", "5602", "6100"),
+    ("landed_cost_clearing", "220202", "2010"),
 ];
 
 pub fn template(name: &str) -> Option<&'static [TemplateAccount]> {

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod ledger;
 pub mod receivables;
 pub mod statements;
+pub mod stock;
 pub mod subscription;
 pub mod tax;
 pub mod validate;

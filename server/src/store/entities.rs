@@ -671,3 +671,338 @@ pub mod bank_rules {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod warehouses {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "warehouses")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub code: String,
+        pub name: String,
+        pub address: Option<String>,
+        pub allow_negative: bool,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod bins {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bins")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub warehouse_id: Uuid,
+        pub code: String,
+        pub name: String,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod items {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "items")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub sku: String,
+        pub name: String,
+        pub item_type: String,
+        pub category: Option<String>,
+        pub base_unit: String,
+        pub barcode: Option<String>,
+        pub batch_tracked: bool,
+        pub shelf_life_days: Option<i32>,
+        pub safety_stock: i64,
+        pub reorder_point: i64,
+        pub reorder_quantity: i64,
+        pub max_stock: Option<i64>,
+        pub default_warehouse_id: Option<Uuid>,
+        pub standard_cost: i64,
+        pub valuation_method: String,
+        pub purchase_unit: Option<String>,
+        pub sales_unit: Option<String>,
+        pub weight: Option<i64>,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod item_units {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "item_units")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub item_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub unit: String,
+        pub factor: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod batches {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "batches")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub item_id: Uuid,
+        pub lot_number: String,
+        pub production_date: Option<String>,
+        pub expiry_date: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_settings {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        pub closing_date: Option<String>,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_documents {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_documents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub kind: String,
+        pub number: Option<String>,
+        pub status: String,
+        pub doc_date: String,
+        pub warehouse_id: Option<Uuid>,
+        pub to_warehouse_id: Option<Uuid>,
+        pub purpose: Option<String>,
+        pub reason: Option<String>,
+        pub memo: String,
+        pub basis: Option<String>,
+        pub counter_account_id: Option<Uuid>,
+        pub shipped_date: Option<String>,
+        pub received_date: Option<String>,
+        pub frozen_at: Option<DateTimeUtc>,
+        pub source_type: Option<String>,
+        pub source_id: Option<String>,
+        pub journal_entry_id: Option<Uuid>,
+        pub created_by: Option<Uuid>,
+        pub posted_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_document_lines {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_document_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub document_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub line_no: i32,
+        pub item_id: Uuid,
+        pub unit: String,
+        pub unit_quantity: i64,
+        pub quantity: i64,
+        pub unit_cost: Option<i64>,
+        pub batch_id: Option<Uuid>,
+        pub lot_number: Option<String>,
+        pub production_date: Option<String>,
+        pub expiry_date: Option<String>,
+        pub bin_id: Option<Uuid>,
+        pub to_bin_id: Option<Uuid>,
+        pub book_quantity: Option<i64>,
+        pub counted_quantity: Option<i64>,
+        pub target_entry_id: Option<Uuid>,
+        pub amount: Option<i64>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_ledger {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_ledger")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub entry_date: String,
+        pub item_id: Uuid,
+        pub warehouse_id: Uuid,
+        pub bin_id: Option<Uuid>,
+        pub batch_id: Option<Uuid>,
+        pub kind: String,
+        pub quantity: i64,
+        pub value: i64,
+        pub counter_account_id: Uuid,
+        pub document_id: Uuid,
+        pub line_no: Option<i32>,
+        pub adjusts_entry_id: Option<Uuid>,
+        pub layer_entry_id: Option<Uuid>,
+        pub pair_entry_id: Option<Uuid>,
+        pub journal_entry_id: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_levels {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_levels")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub item_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub warehouse_id: Uuid,
+        pub quantity: i64,
+        pub value: i64,
+        pub reserved: i64,
+        pub last_unit_cost: i64,
+        pub last_date: Option<String>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_batch_levels {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_batch_levels")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub item_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub warehouse_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub batch_id: Uuid,
+        pub quantity: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_layers {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_layers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entry_id: Uuid,
+        pub item_id: Uuid,
+        pub warehouse_id: Uuid,
+        pub position: i64,
+        pub quantity: i64,
+        pub value: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod stock_reservations {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_reservations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub item_id: Uuid,
+        pub warehouse_id: Uuid,
+        pub quantity: i64,
+        pub open_quantity: i64,
+        pub source_type: String,
+        pub source_id: String,
+        pub status: String,
+        pub memo: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

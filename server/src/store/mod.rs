@@ -15,6 +15,7 @@ pub mod receivables;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod scaled;
+pub mod stock;
 pub mod tenants;
 pub mod users;
 
@@ -423,6 +424,7 @@ async fn grant_runtime_rights(db: &DatabaseConnection, role: &str) -> Result<(),
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
          REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM {role};
+         REVOKE UPDATE, DELETE, TRUNCATE ON stock_ledger FROM {role};
          REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON seaql_migrations FROM {role};"
     ))
     .await?;
