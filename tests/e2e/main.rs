@@ -12,5 +12,6 @@ mod ledger_properties;
 mod platform;
 mod receivables;
 mod statements;
+mod stock;
 mod subscription;
 mod tenancy;

@@ -13,6 +13,7 @@ pub mod operator;
 pub mod problem;
 pub mod receivables;
 pub mod statements;
+pub mod stock;
 pub mod views;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -127,7 +128,40 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(bank::unmatch_statement_line)
         .service(bank::list_bank_rules)
         .service(bank::create_bank_rule)
-        .service(bank::bank_reconciliation);
+        .service(bank::bank_reconciliation)
+        .service(stock::list_warehouses)
+        .service(stock::create_warehouse)
+        .service(stock::get_warehouse)
+        .service(stock::update_warehouse)
+        .service(stock::list_bins)
+        .service(stock::create_bin)
+        .service(stock::list_items)
+        .service(stock::create_item)
+        .service(stock::import_items)
+        .service(stock::get_item)
+        .service(stock::update_item)
+        .service(stock::list_item_batches)
+        .service(stock::get_stock_settings)
+        .service(stock::set_stock_settings)
+        .service(stock::list_stock_documents)
+        .service(stock::create_stock_document)
+        .service(stock::get_stock_document)
+        .service(stock::update_stock_document)
+        .service(stock::delete_stock_document)
+        .service(stock::post_stock_document)
+        .service(stock::ship_transfer)
+        .service(stock::receive_transfer)
+        .service(stock::record_counts)
+        .service(stock::document_entries)
+        .service(stock::stock_ledger)
+        .service(stock::list_reservations)
+        .service(stock::create_reservation)
+        .service(stock::release_reservation)
+        .service(stock::stock_levels)
+        .service(stock::stock_valuation)
+        .service(stock::low_stock)
+        .service(stock::overstock)
+        .service(stock::expiring_batches);
 }
 
 /// Routes under `/operator/v1`.
