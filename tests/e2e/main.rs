@@ -13,5 +13,6 @@ mod platform;
 mod receivables;
 mod statements;
 mod stock;
+mod stock_properties;
 mod subscription;
 mod tenancy;

@@ -217,7 +217,11 @@ pub async fn post_movements(
                 (None, Some(entry)) => Some(-effective_value(tx, &ctx.pending, entry).await?),
                 _ => mv.value,
             };
-            fresh.push((i, new_entry(&ctx, mv, value.unwrap_or_default())));
+            let mut entry = new_entry(&ctx, mv, value.unwrap_or_default());
+            if let Some(p) = mv.pair_index {
+                entry.pair_entry_id = own[p].as_ref().map(|o| o.id);
+            }
+            fresh.push((i, entry));
         }
         let outcome = value_pair(tx, &mut ctx, level, &fresh, moves).await?;
         for (i, e) in outcome.movements {
