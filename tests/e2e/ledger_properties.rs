@@ -16,12 +16,12 @@ use serde_json::json;
 
 use crate::harness::*;
 
-const STEPS: usize = 60;
+const STEPS: usize = 90;
 
 #[tokio::test]
 async fn random_postings_reversals_and_closings_keep_the_books_consistent() {
     for backend in backends() {
-        for seed in [7u64, 42] {
+        for seed in [5u64, 42] {
             run(backend, seed).await;
         }
     }
@@ -217,6 +217,10 @@ async fn run(backend: Backend, seed: u64) {
                         let original = r.body["journal_entry_id"].as_str().unwrap();
                         let e = app.get(&format!("/api/v1/journal-entries/{original}"), &t.token).await;
                         apply_entry(&app, &t, &code_of, &mut model, &e.body["reversed_by"]).await;
+                        // A cancelled invoice takes no credit notes.
+                        if let Some(x) = docs.iter_mut().find(|x| x.id == d.id) {
+                            x.open = false;
+                        }
                     }
                 } else if inv.body["status"] == "posted" && !d.is_credit_note && inv.body["open_amount"] != "0.00" {
                     let r = app

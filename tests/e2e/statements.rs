@@ -22,7 +22,7 @@ async fn statements_follow_the_template_and_the_year_end_close_carries_profit_to
     on_each_backend(async |app| {
         let t = app.signup("Statements Co").await;
         let mut ids = std::collections::HashMap::new();
-        for code in ["1002", "1405", "1601", "1602", "3001", "3104", "22210102", "5001", "5401", "5602"] {
+        for code in ["1002", "1403", "1601", "1602", "3001", "3104", "22210102", "5001", "5401", "5602"] {
             ids.insert(code, id_of(&app, &t, code).await);
         }
         let a = |c: &str| ids[c].clone();
@@ -32,9 +32,9 @@ async fn statements_follow_the_template_and_the_year_end_close_carries_profit_to
             post_entry(&app, &t.token, entry(date, &refs)).await
         };
         post("2025-12-01", &[("1002", "50000.00", ""), ("3001", "", "50000.00")]).await;
-        post("2026-01-10", &[("1405", "2000.00", ""), ("1002", "", "2000.00")]).await;
+        post("2026-01-10", &[("1403", "2000.00", ""), ("1002", "", "2000.00")]).await;
         post("2026-02-15", &[("1002", "1130.00", ""), ("5001", "", "1000.00"), ("22210102", "", "130.00")]).await;
-        post("2026-02-15", &[("5401", "600.00", ""), ("1405", "", "600.00")]).await;
+        post("2026-02-15", &[("5401", "600.00", ""), ("1403", "", "600.00")]).await;
         post("2026-03-01", &[("1601", "3000.00", ""), ("1002", "", "3000.00")]).await;
         post("2026-03-31", &[("5602", "250.00", ""), ("1602", "", "50.00"), ("1002", "", "200.00")]).await;
 

@@ -1152,12 +1152,14 @@ pub async fn create_reservation(
     let r = app::reserve(
         &app,
         &auth.ctx(),
-        b.item_id,
-        b.warehouse_id,
-        b.quantity.value(),
-        b.source_type.unwrap_or_else(|| "manual".into()),
-        b.source_id.unwrap_or_default(),
-        b.memo.unwrap_or_default(),
+        app::NewReservation {
+            item_id: b.item_id,
+            warehouse_id: b.warehouse_id,
+            quantity: b.quantity.value(),
+            source_type: b.source_type.unwrap_or_else(|| "manual".into()),
+            source_id: b.source_id.unwrap_or_default(),
+            memo: b.memo.unwrap_or_default(),
+        },
     )
     .await?;
     Ok(HttpResponse::Created()

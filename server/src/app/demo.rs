@@ -113,12 +113,6 @@ async fn seed_books(app: &AppState, session: &super::sessions::Session) -> AppRe
             true,
         ),
         (
-            day(1, 8),
-            "结转销售成本 Cost of goods sold",
-            vec![line("5401", "56000", "0", "")?, line("1405", "0", "56000", "")?],
-            true,
-        ),
-        (
             day(0, 2),
             "银行手续费 Bank charges",
             vec![line("5603", "35.50", "0", "")?, line("1002", "0", "35.50", "")?],
@@ -204,8 +198,8 @@ async fn seed_receivables(
         lines,
         source: None,
     };
-    // Goods bought on credit and paid.
-    let inventory = Some(id("1405")?);
+    // Goods bought on credit and paid; the goods came in on a receipt against GRNI.
+    let inventory = Some(id("220202")?);
     let bought = create_invoice(
         app,
         ctx,
@@ -269,5 +263,239 @@ async fn seed_receivables(
     post_invoice(app, ctx, Side::Receivable, usd.0.id).await?;
     create_payment(app, ctx, Side::Receivable, pay(export.id, day(0, 2), "6000", vec![(usd.0.id, d("6000")?)])?)
         .await?;
+    seed_inventory(app, ctx, day, id).await
+}
+
+/// Two warehouses with bins; items of every kind (average and FIFO cost, units in boxes and
+/// grams, a batch-tracked item, a service, one below its reorder point); opening stock, the
+/// chairs received against GRNI with freight landed on them, chairs issued to cost of sales, a
+/// transfer in transit, a stocktake being counted, a reservation and a draft issue.
+async fn seed_inventory(
+    app: &AppState,
+    ctx: &super::Ctx,
+    day: &dyn Fn(u32, u32) -> chrono::NaiveDate,
+    id: &dyn Fn(&str) -> AppResult<uuid::Uuid>,
+) -> AppResult<()> {
+    use super::inventory::{
+        DocumentInput, ItemInput, LineInput, NewReservation, WarehouseInput, create_bin, create_document, create_item,
+        create_warehouse, post_document, reserve, ship_transfer,
+    };
+    let d = |s: &str| s.parse::<rust_decimal::Decimal>().map_err(AppError::internal);
+    let wh = |code: &str, name: &str| WarehouseInput {
+        code: Some(code.into()),
+        name: Some(name.into()),
+        ..WarehouseInput::default()
+    };
+    let main = create_warehouse(app, ctx, wh("WH-MAIN", "主仓库 Main warehouse")).await?;
+    let shanghai = create_warehouse(app, ctx, wh("WH-SH", "上海仓 Shanghai warehouse")).await?;
+    for bin in ["A-01", "A-02", "B-01"] {
+        create_bin(app, ctx, main.id, bin.into(), None).await?;
+    }
+    let item = |sku: &str, name: &str, kind: &str, unit: &str| ItemInput {
+        sku: Some(sku.into()),
+        name: Some(name.into()),
+        item_type: Some(kind.into()),
+        base_unit: Some(unit.into()),
+        default_warehouse_id: Some(Some(main.id)),
+        ..ItemInput::default()
+    };
+    let chair = create_item(
+        app,
+        ctx,
+        ItemInput {
+            units: Some(vec![("box".into(), d("4")?)]),
+            purchase_unit: Some(Some("box".into())),
+            safety_stock: Some(d("50")?),
+            reorder_point: Some(d("80")?),
+            reorder_quantity: Some(d("100")?),
+            max_stock: Some(Some(d("600")?)),
+            standard_cost: Some(d("300")?),
+            weight: Some(Some(d("12")?)),
+            ..item("CHAIR-01", "办公椅 Office chair", "purchased", "pcs")
+        },
+    )
+    .await?;
+    let desk = create_item(
+        app,
+        ctx,
+        ItemInput {
+            valuation_method: Some("fifo".into()),
+            standard_cost: Some(d("650")?),
+            ..item("DESK-01", "办公桌 Office desk", "both", "pcs")
+        },
+    )
+    .await?;
+    let foam = create_item(
+        app,
+        ctx,
+        ItemInput {
+            units: Some(vec![("g".into(), d("0.001")?)]),
+            category: Some(Some("raw materials".into())),
+            ..item("FOAM-01", "海绵 Seat foam", "purchased", "kg")
+        },
+    )
+    .await?;
+    let glue = create_item(
+        app,
+        ctx,
+        ItemInput {
+            batch_tracked: Some(true),
+            shelf_life_days: Some(Some(180)),
+            category: Some(Some("raw materials".into())),
+            ..item("GLUE-01", "胶水 Upholstery glue", "purchased", "bottle")
+        },
+    )
+    .await?;
+    let lamp = create_item(
+        app,
+        ctx,
+        ItemInput {
+            safety_stock: Some(d("10")?),
+            reorder_point: Some(d("15")?),
+            reorder_quantity: Some(d("20")?),
+            ..item("LAMP-01", "台灯 Desk lamp", "purchased", "pcs")
+        },
+    )
+    .await?;
+    create_item(app, ctx, item("INSTALL", "安装服务 Installation service", "service", "hour")).await?;
+
+    let line = |item: uuid::Uuid, qty: &str, cost: Option<&str>| -> AppResult<LineInput> {
+        Ok(LineInput {
+            item_id: Some(item),
+            quantity: Some(d(qty)?),
+            unit_cost: cost.map(d).transpose()?,
+            ..LineInput::default()
+        })
+    };
+    let doc = |kind: &str, date, lines: Vec<LineInput>| DocumentInput {
+        kind: Some(kind.into()),
+        date: Some(date),
+        warehouse_id: Some(main.id),
+        lines: Some(lines),
+        ..DocumentInput::default()
+    };
+    let mut glue_lot = line(glue.id, "60", Some("18.50"))?;
+    glue_lot.lot_number = Some("GL-2026-01".into());
+    glue_lot.production_date = Some(day(3, 1));
+    let opening = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            purpose: Some("opening".into()),
+            memo: Some("期初库存 Opening stock".into()),
+            ..doc(
+                "receipt",
+                day(2, 1),
+                vec![
+                    line(desk.id, "30", Some("650"))?,
+                    line(foam.id, "500", Some("12"))?,
+                    glue_lot,
+                    line(lamp.id, "12", Some("45"))?,
+                ],
+            )
+        },
+    )
+    .await?;
+    post_document(app, ctx, opening.0.id).await?;
+    // The chairs on supplier invoice SZP-8812 (400 at 300.00), received against GRNI.
+    let chairs = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            counter_account_id: Some(id("220202")?),
+            memo: Some("深圳配件 SZP-8812".into()),
+            ..doc("receipt", day(2, 12), vec![line(chair.id, "400", Some("300"))?])
+        },
+    )
+    .await?;
+    post_document(app, ctx, chairs.0.id).await?;
+    let freight = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            kind: Some("landed_cost".into()),
+            date: Some(day(2, 14)),
+            basis: Some("quantity".into()),
+            amount: Some(d("800")?),
+            receipt_ids: Some(vec![chairs.0.id]),
+            memo: Some("运费 Freight SZP-8812".into()),
+            ..DocumentInput::default()
+        },
+    )
+    .await?;
+    post_document(app, ctx, freight.0.id).await?;
+    // The chairs sold on the invoices above left stock to cost of sales.
+    let sold = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            reason: Some("销售出库 Delivered on sales invoices".into()),
+            counter_account_id: Some(id("5401")?),
+            ..doc("issue", day(1, 8), vec![line(chair.id, "135", None)?])
+        },
+    )
+    .await?;
+    post_document(app, ctx, sold.0.id).await?;
+    let mut foam_grams = line(foam.id, "2500", None)?;
+    foam_grams.unit = Some("g".into());
+    let sample = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            reason: Some("样品 Samples for a trade show".into()),
+            ..doc("issue", day(1, 15), vec![foam_grams])
+        },
+    )
+    .await?;
+    post_document(app, ctx, sample.0.id).await?;
+    let transfer = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            to_warehouse_id: Some(shanghai.id),
+            memo: Some("补货上海仓 Restock Shanghai".into()),
+            ..doc("transfer", day(0, 1), vec![line(desk.id, "10", None)?])
+        },
+    )
+    .await?;
+    ship_transfer(app, ctx, transfer.0.id, Some(day(0, 1))).await?;
+    let sh_chairs = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            to_warehouse_id: Some(shanghai.id),
+            ..doc("transfer", day(1, 20), vec![line(chair.id, "40", None)?])
+        },
+    )
+    .await?;
+    post_document(app, ctx, sh_chairs.0.id).await?;
+    let lamps = line(lamp.id, "7", None)?;
+    let lamps_out = create_document(
+        app,
+        ctx,
+        DocumentInput { reason: Some("办公室自用 Office use".into()), ..doc("issue", day(0, 2), vec![lamps]) },
+    )
+    .await?;
+    post_document(app, ctx, lamps_out.0.id).await?;
+    let count_lamps = LineInput { item_id: Some(lamp.id), ..LineInput::default() };
+    create_document(app, ctx, doc("stocktake", day(0, 3), vec![count_lamps])).await?;
+    create_document(
+        app,
+        ctx,
+        DocumentInput {
+            reason: Some("报废 Damaged in storage".into()),
+            ..doc("issue", day(0, 4), vec![line(chair.id, "2", None)?])
+        },
+    )
+    .await?;
+    let held = NewReservation {
+        item_id: chair.id,
+        warehouse_id: main.id,
+        quantity: d("20")?,
+        source_type: "sales_order".into(),
+        source_id: "SO-DEMO-001".into(),
+        memo: "苏州百货 next delivery".into(),
+    };
+    reserve(app, ctx, held).await?;
     Ok(())
 }

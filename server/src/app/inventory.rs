@@ -680,7 +680,7 @@ pub async fn import_items(
     let now = app.now();
     let mut seen = HashSet::new();
     let mut items: Vec<(bool, Item, Item)> = Vec::new();
-    let mut opening: Vec<(usize, Item, Uuid, Decimal, Decimal, Option<String>, Option<NaiveDate>)> = Vec::new();
+    let mut opening: Vec<OpeningRow> = Vec::new();
     for (row, r) in &rows {
         let at = |c: &str| format!("csv[row {row}].{c}");
         let get = |c: &str| r.get(c).map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
@@ -890,6 +890,9 @@ pub async fn import_items(
     tx.commit().await?;
     Ok(result)
 }
+
+/// One row's opening stock: CSV row, item, warehouse, quantity, unit cost, lot, expiry.
+type OpeningRow = (usize, Item, Uuid, Decimal, Decimal, Option<String>, Option<NaiveDate>);
 
 // ================================================================ documents
 
@@ -2089,19 +2092,21 @@ pub async fn receive_transfer(
 
 // ================================================================ reservations
 
-pub async fn reserve(
-    app: &AppState,
-    ctx: &Ctx,
-    item: Uuid,
-    warehouse: Uuid,
-    quantity: Decimal,
-    source_type: String,
-    source_id: String,
-    memo: String,
-) -> AppResult<Reservation> {
+/// A reservation asked for by hand or by another module.
+#[derive(Clone, Debug)]
+pub struct NewReservation {
+    pub item_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub quantity: Decimal,
+    pub source_type: String,
+    pub source_id: String,
+    pub memo: String,
+}
+
+pub async fn reserve(app: &AppState, ctx: &Ctx, n: NewReservation) -> AppResult<Reservation> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let r = reserve_in(&tx, item, warehouse, quantity, &source_type, &source_id, &memo, now).await?;
+    let r = reserve_in(&tx, n.item_id, n.warehouse_id, n.quantity, &n.source_type, &n.source_id, &n.memo, now).await?;
     record(
         &tx,
         ctx,
@@ -2154,15 +2159,7 @@ pub(crate) async fn reserve_in(
     let level = store::lock_levels(tx, &[(item_id, warehouse_id)])
         .await?
         .remove(&(item_id, warehouse_id))
-        .unwrap_or_else(|| Level {
-            item_id,
-            warehouse_id,
-            quantity: Decimal::ZERO,
-            value: Decimal::ZERO,
-            reserved: Decimal::ZERO,
-            last_unit_cost: Decimal::ZERO,
-            last_date: None,
-        });
+        .ok_or_else(|| AppError::internal("stock level not locked"))?;
     if !store::reserve(tx, item_id, warehouse_id, quantity).await? {
         return Err(AppError::InsufficientStock {
             detail: format!(
@@ -2270,6 +2267,9 @@ pub async fn list_reservations(
 
 // ================================================================ queries and reports
 
+/// (item, warehouse, batch, quantity, value)
+type LevelRow = (Uuid, Uuid, Option<Uuid>, Decimal, Option<Decimal>);
+
 /// Stock of one item in one warehouse (and batch), now or as of a date.
 #[derive(Clone, Debug)]
 pub struct StockRow {
@@ -2296,7 +2296,7 @@ pub async fn stock_levels(
     let reserved: HashMap<(Uuid, Uuid), Decimal> =
         current.iter().map(|l| ((l.item_id, l.warehouse_id), l.reserved)).collect();
     // (item, warehouse, batch) -> (quantity, value)
-    let mut rows: Vec<(Uuid, Uuid, Option<Uuid>, Decimal, Option<Decimal>)> = match (as_of, by_batch) {
+    let mut rows: Vec<LevelRow> = match (as_of, by_batch) {
         (None, false) => current.iter().map(|l| (l.item_id, l.warehouse_id, None, l.quantity, Some(l.value))).collect(),
         (None, true) => store::all_batch_levels(&tx, &f)
             .await?

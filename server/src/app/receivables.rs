@@ -492,6 +492,9 @@ async fn build_invoice(
     .await?;
     let m = mapping(tx).await?;
     let control = mapped(&m, control_purpose(side))?;
+    // Inventory and goods in transit hold the stock ledger's value: only stock documents move them.
+    let stock_accounts: Vec<Uuid> =
+        ["inventory", "goods_in_transit"].iter().filter_map(|p| m.get(*p).copied()).collect();
     let codes: HashMap<Uuid, TaxCode> = store::tax_codes(tx).await?.into_iter().map(|t| (t.id, t)).collect();
     let mut f = Fields::new();
     if input.lines.is_empty() {
@@ -548,6 +551,10 @@ async fn build_invoice(
                 f.push(at("account_id"), "is required on supplier invoice lines (an expense, asset or GRNI account)")
             }
             Some(a) if a == control => f.push(at("account_id"), "is the control account of this invoice"),
+            Some(a) if stock_accounts.contains(&a) => f.push(
+                at("account_id"),
+                "is an inventory account, which only stock documents move; book goods to goods received not invoiced",
+            ),
             Some(a) => match facts.get(&a) {
                 None => f.push(at("account_id"), "no such account"),
                 Some(x) if !x.is_postable => f.push(at("account_id"), format!("account {} has sub-accounts", x.code)),

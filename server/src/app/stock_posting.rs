@@ -255,7 +255,8 @@ pub async fn post_movements(
         adjustments.extend(outcome.adjustments);
     }
 
-    let movements: Vec<LedgerEntry> = own.into_iter().map(|e| e.expect("every movement valued")).collect();
+    let movements: Vec<LedgerEntry> =
+        own.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| AppError::internal("a movement was not valued"))?;
     let mut all: Vec<LedgerEntry> = movements.iter().cloned().chain(adjustments.iter().cloned()).collect();
     let journal_entry_ids = post_values(tx, &ctx, &mut all).await?;
     store::insert_entries(tx, &all).await?;
