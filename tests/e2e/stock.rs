@@ -456,3 +456,37 @@ async fn fifty_clients_issuing_the_last_ten_units_leave_exactly_zero() {
         valuation(&app, &t, "2026-06-30").await;
     }
 }
+
+#[tokio::test]
+async fn landed_costs_share_by_weight_or_quantity_and_refuse_what_cannot_be_shared() {
+    on_each_backend(async |app| {
+        let t = app.signup("Freight Co").await;
+        let wh = warehouse(&app, &t, "WH", false).await;
+        let heavy = item(&app, &t, json!({"sku": "HEAVY", "name": "Heavy", "weight": "2", "valuation_method": "fifo"})).await;
+        let light = item(&app, &t, json!({"sku": "LIGHT", "name": "Light", "weight": "1"})).await;
+        let bare = item(&app, &t, json!({"sku": "BARE", "name": "No weight"})).await;
+        let r = post_doc(&app, &t, receipt(&wh, "2026-07-01", json!([
+            {"item_id": heavy, "quantity": "10", "unit_cost": "10"}, {"item_id": light, "quantity": "10", "unit_cost": "10"}]))).await;
+        let by_weight = post_doc(&app, &t, json!({"kind": "landed_cost", "date": "2026-07-02", "basis": "weight", "amount": "30.00", "receipt_ids": [r["id"]]})).await;
+        assert_eq!((by_weight["lines"][0]["amount"].as_str(), by_weight["lines"][1]["amount"].as_str()), (Some("20.00"), Some("10.00")));
+        // Four heavy items leave; a charge by quantity now lands 6/10 of its share on them.
+        post_doc(&app, &t, issue(&wh, "2026-07-03", json!([{"item_id": heavy, "quantity": "4"}]))).await;
+        post_doc(&app, &t, json!({"kind": "landed_cost", "date": "2026-07-04", "basis": "quantity", "amount": "10.00", "receipt_ids": [r["id"]]})).await;
+        assert_eq!(level(&app, &t, &heavy, &wh).await["value"], "75.00", "(100 + 20) x 6/10 + 5 x 6/10");
+        assert_eq!(level(&app, &t, &light, &wh).await["value"], "115.00");
+        let tb = app.get("/api/v1/reports/trial-balance?as_of=2026-07-31", &t.token).await;
+        assert_eq!(line(&tb.body, "5401").unwrap()["closing_debit"], "2.00", "the share of the four sold");
+        valuation(&app, &t, "2026-07-31").await;
+
+        let r2 = post_doc(&app, &t, receipt(&wh, "2026-07-05", json!([{"item_id": bare, "quantity": "1", "unit_cost": "5"}]))).await;
+        let refused = app.post("/api/v1/stock-documents", &t.token, json!({"kind": "landed_cost", "date": "2026-07-06", "basis": "weight", "amount": "1.00", "receipt_ids": [r2["id"]]})).await;
+        assert_eq!(refused.fields(), ["basis"]);
+        let not_receipt = app.post("/api/v1/stock-documents", &t.token, json!({"kind": "landed_cost", "date": "2026-07-06", "amount": "1.00", "receipt_ids": [by_weight["id"]]})).await;
+        assert_eq!(not_receipt.fields(), ["receipt_ids[0]"]);
+        let inv = crate::ledger::id_of(&app, &t, "1405").await;
+        let self_counter = app.post("/api/v1/stock-documents", &t.token, json!({"kind": "receipt", "warehouse_id": wh, "counter_account_id": inv,
+            "lines": [{"item_id": bare, "quantity": "1"}]})).await;
+        assert_eq!(self_counter.fields(), ["counter_account_id"]);
+    })
+    .await;
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::receivables::{document_entry, mapped, mapping, next_number, post_document_entry};
+use super::receivables::{document_entry, mapped, mapping, post_document_entry};
 use super::stock_posting::{self as engine, Movement, Source, qty};
 use super::{AppState, Change, Ctx, record};
 use crate::domain::ids::TenantId;
@@ -1075,8 +1075,14 @@ async fn fill_document(
     }
     if let Some(a) = doc.counter_account_id {
         let facts = crate::store::ledger::account_facts(tx, &[a]).await?;
+        let m = mapping(tx).await?;
+        let stock_account = ["inventory", "goods_in_transit"].iter().any(|p| m.get(*p) == Some(&a));
         match facts.get(&a) {
             None => e.push(FieldError::new("counter_account_id", "no such account")),
+            Some(_) if stock_account => e.push(FieldError::new(
+                "counter_account_id",
+                "is the inventory or goods-in-transit account itself; name the account on the other side",
+            )),
             Some(f) if !f.is_postable || !f.is_active => {
                 e.push(FieldError::new("counter_account_id", "is not a postable (active leaf) account"))
             }
@@ -1612,12 +1618,18 @@ async fn post_loaded(
         return Err(not_editable(&doc, "posted"));
     }
     let before = document_json(&doc, &lines);
-    doc.number = Some(next_number(tx, &format!("stock_{}", doc.kind), prefix(&doc.kind)).await?);
+    let lines_before = lines.clone();
     let m = mapping(tx).await?;
     let source_type = format!("stock_{}", doc.kind);
     let memo = memo_of(&doc);
-    let source =
-        Source { document_id: doc.id, date: doc.doc_date, source_type: &source_type, memo, created_by: doc.created_by };
+    let source = Source {
+        document_id: doc.id,
+        date: doc.doc_date,
+        source_type: &source_type,
+        memo,
+        created_by: doc.created_by,
+        numbering: Some((format!("stock_{}", doc.kind), prefix(&doc.kind))),
+    };
     match doc.kind.as_str() {
         "receipt" => {
             ensure_batches(tx, &mut lines, now).await?;
@@ -1647,6 +1659,7 @@ async fn post_loaded(
                 })
                 .collect();
             let posted = engine::post_movements(tx, &source, &moves, now).await?;
+            doc.number = posted.number;
             doc.journal_entry_id = posted.journal_entry_ids.first().copied();
             doc.status = "posted".into();
         }
@@ -1657,6 +1670,7 @@ async fn post_loaded(
             };
             let moves = outgoing(tx, &doc, &lines, doc.warehouse_id.unwrap_or_default(), "issue", counter).await?;
             let posted = engine::post_movements(tx, &source, &moves, now).await?;
+            doc.number = posted.number;
             doc.journal_entry_id = posted.journal_entry_ids.first().copied();
             doc.status = "posted".into();
         }
@@ -1679,6 +1693,7 @@ async fn post_loaded(
                 });
             }
             let posted = engine::post_movements(tx, &source, &moves, now).await?;
+            doc.number = posted.number;
             doc.journal_entry_id = posted.journal_entry_ids.first().copied();
             doc.shipped_date = Some(doc.doc_date);
             doc.received_date = Some(doc.doc_date);
@@ -1741,6 +1756,7 @@ async fn post_loaded(
                 });
             }
             let posted = engine::post_movements(tx, &source, &moves, now).await?;
+            doc.number = posted.number;
             doc.journal_entry_id = posted.journal_entry_ids.first().copied();
             doc.status = "posted".into();
         }
@@ -1798,25 +1814,21 @@ async fn post_loaded(
                 }
             }
             let posted = engine::post_movements(tx, &source, &moves, now).await?;
+            doc.number = posted.number;
             doc.journal_entry_id = posted.journal_entry_ids.first().copied();
             if !expensed.is_empty() {
                 // What has already left stock was sold or used: its share goes to cost of sales.
+                let memo = format!("{} {}", doc.number.clone().unwrap_or_default(), source.memo);
                 let mut lines_gl = Vec::new();
                 for (item, v) in &expensed {
                     let dims = Dimensions { item_id: Some(*item), ..Default::default() };
-                    lines_gl.push(EntryLine::base(
-                        cogs,
-                        *v,
-                        Decimal::ZERO,
-                        format!("{} (sold)", source.memo),
-                        dims.clone(),
-                    ));
-                    lines_gl.push(EntryLine::base(credit, Decimal::ZERO, *v, source.memo.clone(), dims));
+                    lines_gl.push(EntryLine::base(cogs, *v, Decimal::ZERO, format!("{memo} (sold)"), dims.clone()));
+                    lines_gl.push(EntryLine::base(credit, Decimal::ZERO, *v, memo.clone(), dims));
                 }
                 let base = tenants::current(tx).await?.base_currency;
                 let entry = document_entry(
                     doc.doc_date,
-                    source.memo.clone(),
+                    memo,
                     &base,
                     Decimal::ONE,
                     &lines_gl,
@@ -1838,8 +1850,11 @@ async fn post_loaded(
     if !store::save_document(tx, &doc).await? {
         return Err(stale("stock document", doc.version - 1));
     }
-    store::delete_lines(tx, doc.id).await?;
-    store::insert_lines(tx, doc.id, &lines).await?;
+    if lines != lines_before {
+        // Receipts link their lines to the batches they created.
+        store::delete_lines(tx, doc.id).await?;
+        store::insert_lines(tx, doc.id, &lines).await?;
+    }
     record(
         tx,
         ctx,
@@ -1984,12 +1999,19 @@ pub async fn ship_transfer(
     }
     let before = document_json(&doc, &lines);
     let date = date.unwrap_or(doc.doc_date);
-    doc.number = Some(next_number(&tx, "stock_transfer", "TR").await?);
     let transit = mapped(&mapping(&tx).await?, "goods_in_transit")?;
     let moves = outgoing(&tx, &doc, &lines, doc.warehouse_id.unwrap_or_default(), "transfer_out", transit).await?;
     let memo = memo_of(&doc);
-    let source = Source { document_id: doc.id, date, source_type: "stock_transfer", memo, created_by: doc.created_by };
+    let source = Source {
+        document_id: doc.id,
+        date,
+        source_type: "stock_transfer",
+        memo,
+        created_by: doc.created_by,
+        numbering: Some(("stock_transfer".into(), "TR")),
+    };
     let posted = engine::post_movements(&tx, &source, &moves, now).await?;
+    doc.number = posted.number;
     doc.journal_entry_id = posted.journal_entry_ids.first().copied();
     doc.shipped_date = Some(date);
     doc.status = "in_transit".into();
@@ -2063,7 +2085,14 @@ pub async fn receive_transfer(
         })
         .collect();
     let memo = memo_of(&doc);
-    let source = Source { document_id: doc.id, date, source_type: "stock_transfer", memo, created_by: doc.created_by };
+    let source = Source {
+        document_id: doc.id,
+        date,
+        source_type: "stock_transfer",
+        memo,
+        created_by: doc.created_by,
+        numbering: None,
+    };
     engine::post_movements(&tx, &source, &moves, now).await?;
     doc.received_date = Some(date);
     doc.status = "posted".into();
@@ -2394,7 +2423,7 @@ pub async fn valuation(app: &AppState, tenant: TenantId, as_of: NaiveDate) -> Ap
     let balance = |purpose: &str| m.get(purpose).and_then(|a| balances.get(a)).map(|(d, c)| d - c).unwrap_or_default();
     let ledger_inventory = balance("inventory");
     let ledger_in_transit = balance("goods_in_transit");
-    let in_transit = in_transit_value(&tx, as_of).await?;
+    let in_transit = in_transit_value(&tx, m.get("goods_in_transit").copied(), as_of).await?;
     tx.commit().await?;
     let mut rows: Vec<ValuationRow> = sums
         .into_iter()
@@ -2410,36 +2439,13 @@ pub async fn valuation(app: &AppState, tenant: TenantId, as_of: NaiveDate) -> Ap
     Ok(ValuationReport { as_of, rows, total_value, ledger_inventory, in_transit, ledger_in_transit })
 }
 
-/// Value of transfers shipped on or before `as_of` and not received by then.
-async fn in_transit_value(tx: &TenantTx<'_>, as_of: NaiveDate) -> AppResult<Decimal> {
-    let f = DocumentFilter { kind: Some("transfer".into()), ..Default::default() };
-    let mut total = Decimal::ZERO;
-    let mut page = Page { limit: 200, after: None };
-    loop {
-        let docs = store::list_documents(tx, &f, &page).await?;
-        let more = docs.len() as u64 > page.limit;
-        for d in docs.iter().take(page.limit as usize) {
-            let shipped = d.shipped_date.is_some_and(|s| s <= as_of);
-            let received = d.received_date.is_some_and(|r| r <= as_of);
-            if shipped && !received {
-                let entries = store::entries_of_document(tx, d.id).await?;
-                let outs: Vec<Uuid> = entries.iter().filter(|e| e.kind == "transfer_out").map(|e| e.id).collect();
-                let base: Decimal = entries.iter().filter(|e| e.kind == "transfer_out").map(|e| e.value).sum();
-                let adj: Decimal = store::adjustments_of(tx, &outs)
-                    .await?
-                    .iter()
-                    .filter(|a| a.entry_date <= as_of)
-                    .map(|a| a.value)
-                    .sum();
-                total -= base + adj;
-            }
-        }
-        if !more {
-            break;
-        }
-        page.after = docs.get(page.limit as usize - 1).map(|d| d.id);
+/// Value of transfers shipped on or before `as_of` and not received by then: what the stock
+/// ledger's transfer entries (and their revaluations) moved against the transit account.
+async fn in_transit_value(tx: &TenantTx<'_>, transit: Option<Uuid>, as_of: NaiveDate) -> AppResult<Decimal> {
+    match transit {
+        Some(account) => Ok(Decimal::ZERO - store::value_against(tx, account, as_of).await?),
+        None => Ok(Decimal::ZERO),
     }
-    Ok(total)
 }
 
 #[derive(Clone, Debug)]

@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::receivables::{document_entry, mapped, mapping, post_document_entry};
+use super::receivables::{document_entry, mapped, mapping, next_number, post_document_entry};
 use crate::domain::ledger::{Dimensions, EntryLine, minor_unit_digits};
 use crate::domain::stock::{self as rules, Move, Step, Valuation};
 use crate::error::{AppError, AppResult, FieldError};
@@ -65,10 +65,16 @@ pub struct Source<'a> {
     pub source_type: &'a str,
     pub memo: String,
     pub created_by: Option<Uuid>,
+    /// The document's gapless number is taken here, as late as the books allow: the sequence
+    /// row stays locked until commit, so every posting of the kind waits for it.
+    /// (sequence key, prefix)
+    pub numbering: Option<(String, &'static str)>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Posted {
+    /// The number taken for the document, when `numbering` asked for one.
+    pub number: Option<String>,
     /// The entries of the movements, in the order given.
     pub movements: Vec<LedgerEntry>,
     /// Revaluations and drains, of these movements or of later ones.
@@ -174,7 +180,8 @@ pub async fn post_movements(
         return Err(AppError::StockClosed { closing_date: closed.to_string() });
     }
     if moves.is_empty() {
-        return Ok(Posted::default());
+        let number = take_number(tx, source).await?;
+        return Ok(Posted { number, ..Posted::default() });
     }
     let item_ids: Vec<Uuid> = moves.iter().map(|m| m.item_id).collect::<HashSet<_>>().into_iter().collect();
     let m = mapping(tx).await?;
@@ -258,14 +265,22 @@ pub async fn post_movements(
     let movements: Vec<LedgerEntry> =
         own.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| AppError::internal("a movement was not valued"))?;
     let mut all: Vec<LedgerEntry> = movements.iter().cloned().chain(adjustments.iter().cloned()).collect();
-    let journal_entry_ids = post_values(tx, &ctx, &mut all).await?;
+    let number = take_number(tx, source).await?;
+    let journal_entry_ids = post_values(tx, &ctx, number.as_deref(), &mut all).await?;
     store::insert_entries(tx, &all).await?;
     for e in all.iter().filter(|e| e.batch_id.is_some() && !e.quantity.is_zero()) {
         store::add_batch_quantity(tx, e.item_id, e.warehouse_id, e.batch_id.unwrap_or_default(), e.quantity).await?;
     }
     let n = movements.len();
     let (movements, adjustments) = (all[..n].to_vec(), all[n..].to_vec());
-    Ok(Posted { movements, adjustments, journal_entry_ids })
+    Ok(Posted { number, movements, adjustments, journal_entry_ids })
+}
+
+async fn take_number(tx: &TenantTx<'_>, source: &Source<'_>) -> AppResult<Option<String>> {
+    match &source.numbering {
+        Some((key, prefix)) => Ok(Some(next_number(tx, key, prefix).await?)),
+        None => Ok(None),
+    }
 }
 
 fn new_entry(ctx: &Context<'_>, mv: &Movement, value: Decimal) -> LedgerEntry {
@@ -503,7 +518,16 @@ async fn history_steps(tx: &TenantTx<'_>, pending: &[LedgerEntry], history: &[Le
 
 /// Posts the value of the entries to the books: one journal entry per date, inventory against
 /// each entry's counter account, per item. Sets each entry's journal entry.
-async fn post_values(tx: &TenantTx<'_>, ctx: &Context<'_>, entries: &mut [LedgerEntry]) -> AppResult<Vec<Uuid>> {
+async fn post_values(
+    tx: &TenantTx<'_>,
+    ctx: &Context<'_>,
+    number: Option<&str>,
+    entries: &mut [LedgerEntry],
+) -> AppResult<Vec<Uuid>> {
+    let memo = match number {
+        Some(n) => format!("{n} {}", ctx.source.memo),
+        None => ctx.source.memo.clone(),
+    };
     let mut by_date: BTreeMap<NaiveDate, BTreeMap<(Uuid, Uuid, bool), Decimal>> = BTreeMap::new();
     for e in entries.iter().filter(|e| !e.value.is_zero()) {
         let lines = by_date.entry(e.entry_date).or_default();
@@ -521,7 +545,7 @@ async fn post_values(tx: &TenantTx<'_>, ctx: &Context<'_>, entries: &mut [Ledger
             .map(|((account, item, debit), v)| {
                 let sku = ctx.items.get(&item).map(|i| i.sku.clone()).unwrap_or_default();
                 let dims = Dimensions { item_id: Some(item), ..Default::default() };
-                let memo = format!("{} {sku}", ctx.source.memo);
+                let memo = format!("{memo} {sku}");
                 if debit {
                     EntryLine::base(account, v, Decimal::ZERO, memo, dims)
                 } else {
@@ -532,7 +556,7 @@ async fn post_values(tx: &TenantTx<'_>, ctx: &Context<'_>, entries: &mut [Ledger
         let source_type = if date == ctx.source.date { ctx.source.source_type } else { "stock_revaluation" };
         let entry = document_entry(
             date,
-            ctx.source.memo.clone(),
+            memo.clone(),
             &base,
             Decimal::ONE,
             &lines,

@@ -1149,8 +1149,12 @@ pub async fn lock_levels(tx: &TenantTx<'_>, pairs: &[(Uuid, Uuid)]) -> AppResult
     let mut sorted = pairs.to_vec();
     sorted.sort();
     sorted.dedup();
-    for (item, wh) in &sorted {
-        let am = stock_levels::ActiveModel {
+    if sorted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let models: Vec<stock_levels::ActiveModel> = sorted
+        .iter()
+        .map(|(item, wh)| stock_levels::ActiveModel {
             tenant_id: Set(tx.tenant().0),
             item_id: Set(*item),
             warehouse_id: Set(*wh),
@@ -1159,23 +1163,38 @@ pub async fn lock_levels(tx: &TenantTx<'_>, pairs: &[(Uuid, Uuid)]) -> AppResult
             reserved: Set(0),
             last_unit_cost: Set(0),
             last_date: Set(None),
-        };
-        stock_levels::Entity::insert(am)
+        })
+        .collect();
+    for chunk in models.chunks(200) {
+        stock_levels::Entity::insert_many(chunk.to_vec())
             .on_conflict(OnConflict::columns([C::TenantId, C::ItemId, C::WarehouseId]).do_nothing().to_owned())
             .exec_without_returning(tx.conn())
             .await?;
     }
+    // One statement; PostgreSQL takes the row locks in the ORDER BY order. Rows of other
+    // pairs in the same items and warehouses come along (usually none: one warehouse).
+    let items: Vec<Uuid> = sorted.iter().map(|p| p.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let whs: Vec<Uuid> = sorted.iter().map(|p| p.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut out = HashMap::new();
-    for (item, wh) in &sorted {
-        let m = stock_levels::Entity::find()
+    for chunk in items.chunks(500) {
+        for m in stock_levels::Entity::find()
             .filter(C::TenantId.eq(tx.tenant().0))
-            .filter(C::ItemId.eq(*item))
-            .filter(C::WarehouseId.eq(*wh))
+            .filter(C::ItemId.is_in(chunk.iter().copied()))
+            .filter(C::WarehouseId.is_in(whs.iter().copied()))
+            .order_by_asc(C::ItemId)
+            .order_by_asc(C::WarehouseId)
             .lock_exclusive()
-            .one(tx.conn())
+            .all(tx.conn())
             .await?
-            .ok_or_else(|| AppError::internal("stock level vanished"))?;
-        out.insert((*item, *wh), level_from(m)?);
+        {
+            let l = level_from(m)?;
+            if sorted.binary_search(&(l.item_id, l.warehouse_id)).is_ok() {
+                out.insert((l.item_id, l.warehouse_id), l);
+            }
+        }
+    }
+    if out.len() != sorted.len() {
+        return Err(AppError::internal("stock level vanished"));
     }
     Ok(out)
 }
@@ -1301,26 +1320,70 @@ pub async fn valuation(tx: &TenantTx<'_>, level: &Level, method: Method, digits:
     })
 }
 
-/// Replaces a pair's FIFO layers with the state's.
+/// Makes a pair's stored FIFO layers equal the state's. The usual change (the oldest layers
+/// consumed, the front one cut, new ones at the end) touches only those rows; any other
+/// change (a replay after back-dating) rewrites the pair's layers.
 pub async fn save_layers(tx: &TenantTx<'_>, item: Uuid, warehouse: Uuid, state: &Valuation) -> AppResult<()> {
     use stock_layers::Column as C;
-    stock_layers::Entity::delete_many()
+    let old: Vec<stock_layers::Model> = stock_layers::Entity::find()
         .filter(C::TenantId.eq(tx.tenant().0))
         .filter(C::ItemId.eq(item))
         .filter(C::WarehouseId.eq(warehouse))
-        .exec(tx.conn())
+        .order_by_asc(C::Position)
+        .all(tx.conn())
         .await?;
+    let kept: Vec<&Layer> = state.layers.iter().filter(|l| old.iter().any(|o| o.entry_id == l.entry)).collect();
+    let old_kept: Vec<Uuid> =
+        old.iter().filter(|o| kept.iter().any(|l| l.entry == o.entry_id)).map(|o| o.entry_id).collect();
+    let appended_only = kept.len() == old_kept.len()
+        && kept.iter().zip(&old_kept).all(|(l, o)| l.entry == *o)
+        && state.layers.iter().take(kept.len()).zip(&kept).all(|(a, b)| a.entry == b.entry);
+    let mut next_position = old.iter().map(|o| o.position + 1).max().unwrap_or(0);
+    let fresh: Vec<&Layer> = if appended_only {
+        let gone: Vec<Uuid> = old.iter().filter(|o| !old_kept.contains(&o.entry_id)).map(|o| o.entry_id).collect();
+        if !gone.is_empty() {
+            stock_layers::Entity::delete_many()
+                .filter(C::TenantId.eq(tx.tenant().0))
+                .filter(C::EntryId.is_in(gone))
+                .exec(tx.conn())
+                .await?;
+        }
+        for l in &kept {
+            let Some(o) = old.iter().find(|o| o.entry_id == l.entry) else { continue };
+            let (q, v) = (qty_to_db(l.quantity)?, money_to_db(l.value)?);
+            if (o.quantity, o.value) != (q, v) {
+                stock_layers::Entity::update_many()
+                    .col_expr(C::Quantity, Expr::value(q))
+                    .col_expr(C::Value, Expr::value(v))
+                    .filter(C::TenantId.eq(tx.tenant().0))
+                    .filter(C::EntryId.eq(l.entry))
+                    .exec(tx.conn())
+                    .await?;
+            }
+        }
+        state.layers.iter().skip(kept.len()).collect()
+    } else {
+        stock_layers::Entity::delete_many()
+            .filter(C::TenantId.eq(tx.tenant().0))
+            .filter(C::ItemId.eq(item))
+            .filter(C::WarehouseId.eq(warehouse))
+            .exec(tx.conn())
+            .await?;
+        next_position = 0;
+        state.layers.iter().collect()
+    };
     let mut models = Vec::new();
-    for (i, l) in state.layers.iter().enumerate() {
+    for l in fresh {
         models.push(stock_layers::ActiveModel {
             tenant_id: Set(tx.tenant().0),
             entry_id: Set(l.entry),
             item_id: Set(item),
             warehouse_id: Set(warehouse),
-            position: Set(i as i64),
+            position: Set(next_position),
             quantity: Set(qty_to_db(l.quantity)?),
             value: Set(money_to_db(l.value)?),
         });
+        next_position += 1;
     }
     for chunk in models.chunks(200) {
         stock_layers::Entity::insert_many(chunk.to_vec()).exec_without_returning(tx.conn()).await?;
@@ -1581,4 +1644,18 @@ pub async fn any_movements(tx: &TenantTx<'_>) -> AppResult<bool> {
         .one(tx.conn())
         .await?
         .is_some())
+}
+
+/// The stock value moved against one counter account by entries dated on or before `as_of`.
+pub async fn value_against(tx: &TenantTx<'_>, account: Uuid, as_of: NaiveDate) -> AppResult<Decimal> {
+    use stock_ledger::Column as C;
+    let stmt = Query::select()
+        .expr_as(Expr::col(C::Value).sum().cast_as("BIGINT"), "value")
+        .from(stock_ledger::Entity)
+        .and_where(Expr::col(C::TenantId).eq(tx.tenant().0))
+        .and_where(Expr::col(C::CounterAccountId).eq(account))
+        .and_where(Expr::col(C::EntryDate).lte(date_str(as_of)))
+        .to_owned();
+    let row = tx.conn().query_one(&stmt).await?;
+    Ok(row.and_then(|r| r.try_get::<Option<i64>>("", "value").ok().flatten()).map(money_from_db).unwrap_or_default())
 }
