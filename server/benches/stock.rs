@@ -191,12 +191,21 @@ async fn bench(url: String) {
     let mut tasks = Vec::new();
     for k in 0..clients {
         let (client, base, token, wh, next) = (client.clone(), base.clone(), token.clone(), wh.clone(), next.clone());
+        let t0 = t0;
         tasks.push(tokio::spawn(async move {
             let mut h = Histogram::<u64>::new(3).unwrap();
             loop {
                 let pair = next.fetch_add(1, Ordering::Relaxed);
                 if pair >= pairs {
                     break;
+                }
+                if pair > 0 && pair % (pairs / 10).max(1) == 0 {
+                    // Throughput so far, to see whether it holds as the ledger grows.
+                    println!(
+                        "  {} movements posted, {:.0}/s so far",
+                        pair * 2 * LINES_PER_DOCUMENT,
+                        (pair * 2 * LINES_PER_DOCUMENT) as f64 / t0.elapsed().as_secs_f64()
+                    );
                 }
                 // A receipt of ten items, then an issue of part of them; clients work on their
                 // own items, so the figure is posting, not waiting for one another's locks.
