@@ -191,7 +191,6 @@ async fn bench(url: String) {
     let mut tasks = Vec::new();
     for k in 0..clients {
         let (client, base, token, wh, next) = (client.clone(), base.clone(), token.clone(), wh.clone(), next.clone());
-        let t0 = t0;
         tasks.push(tokio::spawn(async move {
             let mut h = Histogram::<u64>::new(3).unwrap();
             loop {
