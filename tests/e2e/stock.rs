@@ -269,7 +269,7 @@ async fn stocktakes_landed_costs_and_batches() {
         assert_eq!(st.body["status"], "counting");
         assert_eq!(st.body["lines"][0]["book_quantity"], "50.0000");
         let id = st.body["id"].as_str().unwrap().to_owned();
-        let stray = app.post(&format!("/api/v1/stock-documents/{id}/counts"), &t.token, json!({"lines": [{"item_id": milk, "counted_quantity": "1"}]})).await;
+        let stray = app.post(&format!("/api/v1/stock-documents/{id}/counts"), &t.token, json!({"lines": [{"item_id": milk, "lot_number": "L-LATE", "counted_quantity": "1"}]})).await;
         assert_eq!((stray.status, stray.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["lines[0].item_id".to_string()]));
         let uncounted = app.call(Method::POST, &format!("/api/v1/stock-documents/{id}/post"), Some(&t.token), None, &[]).await;
         assert_eq!(uncounted.fields(), ["lines"]);
@@ -376,10 +376,24 @@ async fn reservations_hold_stock_back_from_issues() {
         assert_eq!(level(&app, &t, &it, &wh).await["available"], "10.0000");
         assert!(app.get("/api/v1/reports/low-stock", &t.token).await.body["data"].as_array().unwrap().is_empty());
 
+        // A count loss is booked even when the stock was promised; only one open sheet per item.
+        let held = app.post("/api/v1/stock-reservations", &t.token, json!({"item_id": it, "warehouse_id": wh, "quantity": "9"})).await;
+        assert_eq!(held.status, StatusCode::CREATED);
+        let st = app.post("/api/v1/stock-documents", &t.token, json!({"kind": "stocktake", "warehouse_id": wh, "date": "2026-04-03", "lines": [{"item_id": it}]})).await;
+        assert_eq!(st.body["lines"][0]["book_quantity"], "10.0000", "{:?}", st.body);
+        let twice = app.post("/api/v1/stock-documents", &t.token, json!({"kind": "stocktake", "warehouse_id": wh, "date": "2026-04-03", "lines": [{"item_id": it}]})).await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "{:?}", twice.body);
+        let id = st.body["id"].as_str().unwrap();
+        app.post(&format!("/api/v1/stock-documents/{id}/counts"), &t.token, json!({"lines": [{"item_id": it, "counted_quantity": "8"}]})).await;
+        let posted = app.call(Method::POST, &format!("/api/v1/stock-documents/{id}/post"), Some(&t.token), None, &[]).await;
+        assert_eq!(posted.body["status"], "posted", "{:?}", posted.body);
+        let l = level(&app, &t, &it, &wh).await;
+        assert_eq!((l["on_hand"].as_str(), l["available"].as_str()), (Some("8.0000"), Some("-1.0000")));
+
         // Slow movers: nothing has moved for 90 days by August.
         let slow = app.get("/api/v1/reports/overstock?as_of=2026-08-01&idle_days=90", &t.token).await;
         assert_eq!(slow.body[0]["sku"], "R-1", "{:?}", slow.body);
-        assert_eq!(slow.body[0]["days_without_movement"], 122);
+        assert_eq!(slow.body[0]["days_without_movement"], 120, "last moved by the count on 3 April");
         assert!(app.get("/api/v1/reports/overstock?as_of=2026-05-01&idle_days=90", &t.token).await.body.as_array().unwrap().is_empty());
     })
     .await;

@@ -20,6 +20,7 @@ use super::views::{ListResponse, csv_field, csv_response, wants_csv};
 use crate::app::{AppState, inventory as app};
 use crate::domain::decimal::{Money, Quantity, Rate};
 use crate::error::AppError;
+use crate::store::retrying;
 use crate::store::stock::{
     Batch, Bin, DocumentFilter, HistoryFilter, Item, ItemFilter, LedgerEntry, Reservation, ReservationFilter,
     StockDocument, StockLine, StockSettings, Warehouse,
@@ -865,7 +866,9 @@ pub async fn post_stock_document(
     auth: Authorized<InventoryWrite>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let d = app::post_document(&app, &auth.ctx(), *id).await?;
+    let ctx = auth.ctx();
+    // Back-dated postings that revalue across transfers can meet in a deadlock; run them again.
+    let d = retrying(|| app::post_document(&app, &ctx, *id)).await?;
     Ok(document_response(StatusCode::OK, d, &auth.tenant.base_currency))
 }
 
@@ -887,7 +890,8 @@ pub async fn ship_transfer(
     body: ApiJson<TransferStepRequest>,
 ) -> Result<HttpResponse, AppError> {
     let date = body.0.date;
-    let d = app::ship_transfer(&app, &auth.ctx(), *id, date).await?;
+    let ctx = auth.ctx();
+    let d = retrying(|| app::ship_transfer(&app, &ctx, *id, date)).await?;
     Ok(document_response(StatusCode::OK, d, &auth.tenant.base_currency))
 }
 
@@ -902,7 +906,8 @@ pub async fn receive_transfer(
     body: ApiJson<TransferStepRequest>,
 ) -> Result<HttpResponse, AppError> {
     let date = body.0.date;
-    let d = app::receive_transfer(&app, &auth.ctx(), *id, date).await?;
+    let ctx = auth.ctx();
+    let d = retrying(|| app::receive_transfer(&app, &ctx, *id, date)).await?;
     Ok(document_response(StatusCode::OK, d, &auth.tenant.base_currency))
 }
 

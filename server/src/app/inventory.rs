@@ -18,8 +18,8 @@ use crate::domain::tax::{round, share_out};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::store::stock::{
-    self as store, Batch, Bin, DocumentFilter, HistoryFilter, Item, ItemFilter, LedgerEntry, Level, LevelFilter,
-    Reservation, ReservationFilter, StockDocument, StockLine, StockSettings, Warehouse,
+    self as store, Batch, Bin, DocumentFilter, HistoryFilter, Item, ItemFilter, LedgerEntry, LevelFilter, Reservation,
+    ReservationFilter, StockDocument, StockLine, StockSettings, Warehouse,
 };
 use crate::store::{Access, Page, TenantTx, tenants};
 
@@ -163,6 +163,12 @@ pub async fn update_warehouse(
     }
     let before = w.clone();
     apply_warehouse(&mut w, input)?;
+    w.updated_at = now;
+    w.version += 1;
+    if !store::save_warehouse(&tx, &w).await? {
+        return Err(stale("warehouse", before.version));
+    }
+    // Saved first: the row lock waits for postings in flight there, so the check sees them.
     if before.allow_negative && !w.allow_negative {
         let negative = store::levels(&tx, &LevelFilter { warehouse_id: Some(id), ..Default::default() })
             .await?
@@ -175,11 +181,6 @@ pub async fn update_warehouse(
                 w.code
             )));
         }
-    }
-    w.updated_at = now;
-    w.version += 1;
-    if !store::save_warehouse(&tx, &w).await? {
-        return Err(stale("warehouse", before.version));
     }
     record(
         &tx,
@@ -517,6 +518,28 @@ pub async fn update_item(
     let before = i.clone();
     errs(apply_item(&mut i, input, ""))?;
     check_default_warehouse(&tx, &i).await?;
+    i.updated_at = now;
+    i.version += 1;
+    if !store::save_item(&tx, &i).await? {
+        return Err(stale("item", before.version));
+    }
+    // Saved first: the row lock makes this wait for postings of the item in flight, so the check
+    // below sees their movements.
+    refuse_fixed_changes(&tx, &before, &i).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("item.update", "item", Some(id.to_string()), Some(item_json(&before)), Some(item_json(&i))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(i)
+}
+
+/// Refuses changes that would misvalue stock already moved: method, base unit, batch tracking,
+/// turning a stocked item into a service (or back), and removing or changing a unit conversion.
+async fn refuse_fixed_changes(tx: &TenantTx<'_>, before: &Item, i: &Item) -> AppResult<()> {
     let fixed_once_moved = [
         ("valuation_method", before.valuation_method != i.valuation_method),
         ("base_unit", before.base_unit != i.base_unit),
@@ -530,7 +553,7 @@ pub async fn update_item(
         .filter(|(u, f)| !i.units.iter().any(|(u2, f2)| u2 == u && f2 == f))
         .map(|(u, _)| u)
         .collect();
-    if (!changed.is_empty() || !removed_units.is_empty()) && store::item_has_movements(&tx, id).await? {
+    if (!changed.is_empty() || !removed_units.is_empty()) && store::item_has_movements(tx, i.id).await? {
         let what = changed
             .iter()
             .map(|c| c.to_string())
@@ -542,20 +565,7 @@ pub async fn update_item(
             what.join(", ")
         )));
     }
-    i.updated_at = now;
-    i.version += 1;
-    if !store::save_item(&tx, &i).await? {
-        return Err(stale("item", before.version));
-    }
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new("item.update", "item", Some(id.to_string()), Some(item_json(&before)), Some(item_json(&i))),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(i)
+    Ok(())
 }
 
 pub async fn get_item(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<Item> {
@@ -826,21 +836,12 @@ pub async fn import_items(
             .await?;
             result.items_created += 1;
         } else if before != item {
-            if (before.valuation_method != item.valuation_method
-                || before.base_unit != item.base_unit
-                || before.batch_tracked != item.batch_tracked)
-                && store::item_has_movements(&tx, item.id).await?
-            {
-                return Err(AppError::Conflict(format!(
-                    "item {} has stock movements; its method, base unit and batch tracking can no longer change",
-                    item.sku
-                )));
-            }
             item.updated_at = now;
             item.version += 1;
             if !store::save_item(&tx, item).await? {
                 return Err(stale("item", before.version));
             }
+            refuse_fixed_changes(&tx, before, item).await?;
             record(
                 &tx,
                 ctx,
@@ -1360,37 +1361,64 @@ pub async fn create_document(
 /// warehouse), one per batch for batch-tracked items, each with the book quantity now.
 async fn freeze_sheet(tx: &TenantTx<'_>, doc: &StockDocument, asked: Vec<StockLine>) -> AppResult<Vec<StockLine>> {
     let wh = doc.warehouse_id.unwrap_or_default();
-    let levels: HashMap<Uuid, Level> = store::levels(tx, &LevelFilter { warehouse_id: Some(wh), ..Default::default() })
-        .await?
-        .into_iter()
-        .map(|l| (l.item_id, l))
-        .collect();
+    // Book quantities at the end of the sheet's date: the differences post on that date.
+    let mut book: HashMap<(Uuid, Option<Uuid>), Decimal> = HashMap::new();
+    for (item, _, batch, q, _) in store::ledger_sums(tx, Some(doc.doc_date), None, Some(wh), true).await? {
+        *book.entry((item, batch)).or_default() += q;
+    }
     let item_ids: Vec<Uuid> = if asked.is_empty() {
-        let mut ids: Vec<Uuid> = levels.keys().copied().collect();
+        let mut ids: Vec<Uuid> = book.iter().filter(|(_, q)| !q.is_zero()).map(|((i, _), _)| *i).collect();
         ids.sort();
+        ids.dedup();
         ids
     } else {
         let mut seen = HashSet::new();
         asked.iter().map(|l| l.item_id).filter(|i| seen.insert(*i)).collect()
     };
+    let open = open_counts(tx, wh).await?;
+    if let Some(taken) = item_ids.iter().find(|i| open.contains(i)) {
+        let sku = store::get_item(tx, *taken).await?.map(|i| i.sku).unwrap_or_default();
+        return Err(AppError::Conflict(format!(
+            "item {sku} is already on a count sheet of this warehouse that is being counted; post or delete that one first"
+        )));
+    }
     let items = store::get_items(tx, &item_ids).await?;
     let mut lines = Vec::new();
     for id in item_ids {
         let Some(item) = items.get(&id) else { continue };
         if item.batch_tracked {
-            let per_batch = store::batch_levels(tx, id, wh).await?;
-            let batches = store::get_batches(tx, &per_batch.keys().copied().collect::<Vec<_>>()).await?;
-            let mut rows: Vec<(&Uuid, &Decimal)> = per_batch.iter().filter(|(_, q)| !q.is_zero()).collect();
+            let mut rows: Vec<(Uuid, Decimal)> = book
+                .iter()
+                .filter_map(|((i, b), q)| (*i == id && !q.is_zero()).then_some((*b)?).map(|b| (b, *q)))
+                .collect();
+            let batches = store::get_batches(tx, &rows.iter().map(|r| r.0).collect::<Vec<_>>()).await?;
             rows.sort_by_key(|(b, _)| batches.get(b).map(|b| b.lot_number.clone()));
             for (b, q) in rows {
-                lines.push(sheet_line(lines.len(), item, Some(*b), batches.get(b).map(|b| b.lot_number.clone()), *q));
+                lines.push(sheet_line(lines.len(), item, Some(b), batches.get(&b).map(|b| b.lot_number.clone()), q));
             }
         } else {
-            let q = levels.get(&id).map(|l| l.quantity).unwrap_or_default();
+            let q = book.get(&(id, None)).copied().unwrap_or_default();
             lines.push(sheet_line(lines.len(), item, None, None, q));
         }
     }
     Ok(lines)
+}
+
+/// Items on count sheets of a warehouse that are still being counted.
+async fn open_counts(tx: &TenantTx<'_>, warehouse: Uuid) -> AppResult<HashSet<Uuid>> {
+    let f = DocumentFilter {
+        kind: Some("stocktake".into()),
+        status: Some("counting".into()),
+        warehouse_id: Some(warehouse),
+        ..Default::default()
+    };
+    let mut out = HashSet::new();
+    for d in store::list_documents(tx, &f, &Page { limit: 1000, after: None }).await? {
+        if let Some((_, lines)) = store::get_document(tx, d.id).await? {
+            out.extend(lines.iter().map(|l| l.item_id));
+        }
+    }
+    Ok(out)
 }
 
 fn sheet_line(n: usize, item: &Item, batch: Option<Uuid>, lot: Option<String>, book: Decimal) -> StockLine {
@@ -1517,6 +1545,10 @@ pub async fn record_counts(
     for (n, (item, lot, counted)) in counts.into_iter().enumerate() {
         if counted < Decimal::ZERO {
             e.push(FieldError::new(format!("lines[{n}].counted_quantity"), "must not be negative"));
+            continue;
+        }
+        if lot.is_none() && items.get(&item).is_some_and(|i| i.batch_tracked) {
+            e.push(FieldError::new(format!("lines[{n}].lot_number"), "the item is batch tracked: count each lot"));
             continue;
         }
         let slot = lines.iter_mut().find(|l| l.item_id == item && (lot.is_none() || l.lot_number == lot));

@@ -184,6 +184,8 @@ pub async fn post_movements(
         return Ok(Posted { number, ..Posted::default() });
     }
     let item_ids: Vec<Uuid> = moves.iter().map(|m| m.item_id).collect::<HashSet<_>>().into_iter().collect();
+    let wh_ids: Vec<Uuid> = moves.iter().map(|m| m.warehouse_id).collect();
+    store::share_lock_master_data(tx, &item_ids, &wh_ids).await?;
     let m = mapping(tx).await?;
     let base = tenants::current(tx).await?.base_currency;
     let mut ctx = Context {
@@ -199,11 +201,16 @@ pub async fn post_movements(
         now,
         pending: Vec::new(),
     };
-    let pairs: Vec<(Uuid, Uuid)> = moves.iter().map(|m| (m.item_id, m.warehouse_id)).collect();
+    let mut pairs: Vec<(Uuid, Uuid)> = moves.iter().map(|m| (m.item_id, m.warehouse_id)).collect();
+    // A transfer received later takes the value its sending side has: lock that side too, so a
+    // back-dated posting there cannot revalue it unseen while this one reads it.
+    let sent: Vec<Uuid> = moves.iter().filter_map(|m| m.pair_entry_id).collect();
+    pairs.extend(store::get_entries(tx, &sent).await?.values().map(|e| (e.item_id, e.warehouse_id)));
     let mut levels = store::lock_levels(tx, &pairs).await?;
 
     // Pairs whose transfers in take their value from a transfer out in this list go last.
-    let mut order: Vec<(Uuid, Uuid)> = levels.keys().copied().collect();
+    let mut order: Vec<(Uuid, Uuid)> =
+        levels.keys().copied().filter(|p| moves.iter().any(|m| (m.item_id, m.warehouse_id) == *p)).collect();
     order.sort_by_key(|p| (moves.iter().any(|m| (m.item_id, m.warehouse_id) == *p && m.pair_index.is_some()), *p));
 
     let mut own: Vec<Option<LedgerEntry>> = vec![None; moves.len()];
@@ -380,8 +387,13 @@ async fn value_pair(
                 .collect(),
         })?;
 
-    let out_requested: Decimal =
-        fresh.iter().filter(|(_, e)| e.quantity < Decimal::ZERO).map(|(_, e)| -e.quantity).sum();
+    // What was counted missing is gone whether or not it was promised: a count loss is not held
+    // back by reservations (available may then fall below zero until they are released).
+    let out_requested: Decimal = fresh
+        .iter()
+        .filter(|(_, e)| e.quantity < Decimal::ZERO && e.kind != "count_loss")
+        .map(|(_, e)| -e.quantity)
+        .sum();
     if !wh.allow_negative && out_requested > Decimal::ZERO && state.quantity < level.reserved {
         let field = fresh
             .iter()

@@ -431,6 +431,35 @@ pub async fn get_item(tx: &TenantTx<'_>, id: Uuid) -> AppResult<Option<Item>> {
     Ok(with_units(tx, rows).await?.pop())
 }
 
+/// Items and warehouses a posting relies on, read under `FOR SHARE` (PostgreSQL): a change of
+/// an item's method or a warehouse's negative-stock flag waits for the posting, and the posting
+/// waits for such a change, so neither decides on what the other is about to change.
+pub async fn share_lock_master_data(tx: &TenantTx<'_>, items: &[Uuid], warehouses: &[Uuid]) -> AppResult<()> {
+    let mut items = items.to_vec();
+    items.sort();
+    items.dedup();
+    for chunk in items.chunks(500) {
+        items::Entity::find()
+            .filter(items::Column::TenantId.eq(tx.tenant().0))
+            .filter(items::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(items::Column::Id)
+            .lock_shared()
+            .all(tx.conn())
+            .await?;
+    }
+    let mut whs = warehouses.to_vec();
+    whs.sort();
+    whs.dedup();
+    warehouses::Entity::find()
+        .filter(warehouses::Column::TenantId.eq(tx.tenant().0))
+        .filter(warehouses::Column::Id.is_in(whs))
+        .order_by_asc(warehouses::Column::Id)
+        .lock_shared()
+        .all(tx.conn())
+        .await?;
+    Ok(())
+}
+
 pub async fn get_items(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Item>> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(500) {
