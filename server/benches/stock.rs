@@ -47,7 +47,11 @@ fn main() {
         let mut scratch = url::Url::parse(&url).unwrap();
         scratch.set_path(&format!("/{name}"));
         bench(scratch.to_string()).await;
-        admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+        if std::env::var("BENCH_KEEP").is_ok() {
+            println!("kept the scratch database {name}");
+        } else {
+            admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+        }
     });
 }
 
@@ -166,7 +170,7 @@ async fn bench(url: String) {
         ms(&whole, 0.99)
     );
     let mut one = Histogram::<u64>::new(3).unwrap();
-    let item = uuid::Uuid::from_u128(4242);
+    let item = uuid::Uuid::from_u128(u128::from(n_items / 2 + 1));
     for _ in 0..runs * 4 {
         let s = Instant::now();
         let levels = get(&c, &format!("{base}/api/v1/stock-levels?item_id={item}"), &token).await;
