@@ -1566,26 +1566,9 @@ pub async fn record_counts(
         }
     }
     errs(e)?;
-    doc.updated_at = now;
-    doc.version += 1;
-    if !store::save_document(&tx, &doc).await? {
-        return Err(stale("stock document", doc.version - 1));
-    }
     store::delete_lines(&tx, id).await?;
     store::insert_lines(&tx, id, &lines).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new(
-            "stocktake.count",
-            "stock_document",
-            Some(id.to_string()),
-            Some(before),
-            Some(document_json(&doc, &lines)),
-        ),
-    )
-    .await?;
+    save_recorded(&tx, ctx, now, &mut doc, &lines, "stocktake.count", before).await?;
     tx.commit().await?;
     Ok((doc, lines))
 }
@@ -1877,29 +1860,12 @@ async fn post_loaded(
         other => return Err(AppError::Conflict(format!("{other} documents are posted by their own module"))),
     }
     doc.posted_at = Some(now);
-    doc.updated_at = now;
-    doc.version += 1;
-    if !store::save_document(tx, &doc).await? {
-        return Err(stale("stock document", doc.version - 1));
-    }
     if lines != lines_before {
         // Receipts link their lines to the batches they created.
         store::delete_lines(tx, doc.id).await?;
         store::insert_lines(tx, doc.id, &lines).await?;
     }
-    record(
-        tx,
-        ctx,
-        now,
-        Change::new(
-            "stock_document.post",
-            "stock_document",
-            Some(doc.id.to_string()),
-            Some(before),
-            Some(document_json(&doc, &lines)),
-        ),
-    )
-    .await?;
+    save_recorded(tx, ctx, now, &mut doc, &lines, "stock_document.post", before).await?;
     Ok((doc, lines))
 }
 
@@ -2012,6 +1978,26 @@ async fn outgoing(
     Ok(moves)
 }
 
+/// Saves a document's new state (its version moves on by one) and audits the change.
+async fn save_recorded(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    now: DateTime<Utc>,
+    doc: &mut StockDocument,
+    lines: &[StockLine],
+    action: &str,
+    before: serde_json::Value,
+) -> AppResult<()> {
+    doc.updated_at = now;
+    doc.version += 1;
+    if !store::save_document(tx, doc).await? {
+        return Err(stale("stock document", doc.version - 1));
+    }
+    let after = document_json(doc, lines);
+    record(tx, ctx, now, Change::new(action, "stock_document", Some(doc.id.to_string()), Some(before), Some(after)))
+        .await
+}
+
 /// Ships a draft transfer: the goods leave the sending warehouse into transit on `date`.
 pub async fn ship_transfer(
     app: &AppState,
@@ -2047,24 +2033,7 @@ pub async fn ship_transfer(
     doc.journal_entry_id = posted.journal_entry_ids.first().copied();
     doc.shipped_date = Some(date);
     doc.status = "in_transit".into();
-    doc.updated_at = now;
-    doc.version += 1;
-    if !store::save_document(&tx, &doc).await? {
-        return Err(stale("stock document", doc.version - 1));
-    }
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new(
-            "stock_transfer.ship",
-            "stock_document",
-            Some(id.to_string()),
-            Some(before),
-            Some(document_json(&doc, &lines)),
-        ),
-    )
-    .await?;
+    save_recorded(&tx, ctx, now, &mut doc, &lines, "stock_transfer.ship", before).await?;
     tx.commit().await?;
     Ok((doc, lines))
 }
@@ -2129,24 +2098,7 @@ pub async fn receive_transfer(
     doc.received_date = Some(date);
     doc.status = "posted".into();
     doc.posted_at = Some(now);
-    doc.updated_at = now;
-    doc.version += 1;
-    if !store::save_document(&tx, &doc).await? {
-        return Err(stale("stock document", doc.version - 1));
-    }
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new(
-            "stock_transfer.receive",
-            "stock_document",
-            Some(id.to_string()),
-            Some(before),
-            Some(document_json(&doc, &lines)),
-        ),
-    )
-    .await?;
+    save_recorded(&tx, ctx, now, &mut doc, &lines, "stock_transfer.receive", before).await?;
     tx.commit().await?;
     Ok((doc, lines))
 }

@@ -91,6 +91,7 @@ struct Accounts {
 struct Context<'a> {
     items: HashMap<Uuid, Item>,
     warehouses: HashMap<Uuid, Warehouse>,
+    base: String,
     digits: u32,
     accounts: Accounts,
     source: &'a Source<'a>,
@@ -192,6 +193,7 @@ pub async fn post_movements(
         items: store::get_items(tx, &item_ids).await?,
         warehouses: store::list_warehouses(tx).await?.into_iter().map(|w| (w.id, w)).collect(),
         digits: minor_unit_digits(&base),
+        base: base.clone(),
         accounts: Accounts {
             inventory: mapped(&m, "inventory")?,
             gain: mapped(&m, "stock_adjustment_gain")?,
@@ -548,7 +550,6 @@ async fn post_values(
         *lines.entry((ctx.accounts.inventory, e.item_id, incoming)).or_default() += v;
         *lines.entry((e.counter_account_id, e.item_id, !incoming)).or_default() += v;
     }
-    let base = tenants::current(tx).await?.base_currency;
     let mut ids = Vec::new();
     for (date, lines) in by_date {
         let lines: Vec<EntryLine> = lines
@@ -569,7 +570,7 @@ async fn post_values(
         let entry = document_entry(
             date,
             memo.clone(),
-            &base,
+            &ctx.base,
             Decimal::ONE,
             &lines,
             source_type,
