@@ -337,6 +337,19 @@ async fn bad_stock_input_is_refused_and_writes_nothing() {
         assert_eq!(bad.fields(), ["units[1].unit", "sales_unit"]);
         let dup = app.post("/api/v1/items", &t.token, json!({"sku": "PLAIN", "name": "Again"})).await;
         assert_eq!(dup.fields(), ["sku"]);
+        // Unused master data can be deleted; what has moved cannot.
+        let spare = item(&app, &t, json!({"sku": "SPARE", "name": "Never used", "units": [{"unit": "box", "factor": "6"}]})).await;
+        let gone = app.call(Method::DELETE, &format!("/api/v1/items/{spare}"), Some(&t.token), None, &[]).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{:?}", gone.body);
+        assert_eq!(app.get(&format!("/api/v1/items/{spare}"), &t.token).await.status, StatusCode::NOT_FOUND);
+        let used = app.call(Method::DELETE, &format!("/api/v1/items/{plain}"), Some(&t.token), None, &[]).await;
+        assert_eq!(used.status, StatusCode::CONFLICT, "{:?}", used.body);
+        let busy = app.call(Method::DELETE, &format!("/api/v1/warehouses/{wh}"), Some(&t.token), None, &[]).await;
+        assert_eq!(busy.status, StatusCode::CONFLICT, "{:?}", busy.body);
+        let bin = app.post(&format!("/api/v1/warehouses/{other}/bins"), &t.token, json!({"code": "A-1"})).await;
+        assert_eq!(bin.status, StatusCode::CREATED);
+        let empty = app.call(Method::DELETE, &format!("/api/v1/warehouses/{other}"), Some(&t.token), None, &[]).await;
+        assert_eq!(empty.status, StatusCode::NO_CONTENT, "{:?}", empty.body);
         // The method of an item that has moved is fixed.
         let current = app.get(&format!("/api/v1/items/{plain}"), &t.token).await;
         let etag = current.header("etag").unwrap().to_owned();

@@ -146,6 +146,18 @@ pub async fn update_warehouse(
     Ok(warehouse_response(StatusCode::OK, w))
 }
 
+/// Delete a warehouse nothing refers to (its bins go with it); otherwise 409.
+#[utoipa::path(tag = "inventory", operation_id = "delete_warehouse", responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[delete("/warehouses/{id}")]
+pub async fn delete_warehouse(
+    app: web::Data<AppState>,
+    auth: Authorized<InventoryWrite>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    app::delete_warehouse(&app, &auth.ctx(), *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct BinView {
     pub id: Uuid,
@@ -436,6 +448,18 @@ pub async fn update_item(
 ) -> Result<HttpResponse, AppError> {
     let i = app::update_item(&app, &auth.ctx(), *id, if_match.0, body.0.into()).await?;
     Ok(item_response(StatusCode::OK, i))
+}
+
+/// Delete an item nothing refers to (no stock, documents, batches, invoices); otherwise 409.
+#[utoipa::path(tag = "inventory", operation_id = "delete_item", responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[delete("/items/{id}")]
+pub async fn delete_item(
+    app: web::Data<AppState>,
+    auth: Authorized<InventoryWrite>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    app::delete_item(&app, &auth.ctx(), *id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -199,6 +199,29 @@ pub async fn update_warehouse(
     Ok(w)
 }
 
+/// Deletes a warehouse nothing refers to (with its bins); one that held stock is deactivated instead.
+pub async fn delete_warehouse(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<()> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let w = store::get_warehouse(&tx, id).await?.ok_or(AppError::NotFound { entity: "warehouse" })?;
+    if let Some(why) = store::warehouse_in_use(&tx, id).await? {
+        return Err(AppError::Conflict(format!(
+            "warehouse {} cannot be deleted: {why}; deactivate it instead",
+            w.code
+        )));
+    }
+    store::delete_warehouse(&tx, id).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("warehouse.delete", "warehouse", Some(id.to_string()), Some(warehouse_json(&w)), None),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn get_warehouse(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<Warehouse> {
     let tx = app.store.begin(tenant, Access::Read).await?;
     let w = store::get_warehouse(&tx, id).await?.ok_or(AppError::NotFound { entity: "warehouse" })?;
@@ -565,6 +588,20 @@ async fn refuse_fixed_changes(tx: &TenantTx<'_>, before: &Item, i: &Item) -> App
             what.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// Deletes an item nothing refers to; one that has moved or was invoiced is deactivated instead.
+pub async fn delete_item(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<()> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let i = store::get_item(&tx, id).await?.ok_or(AppError::NotFound { entity: "item" })?;
+    if let Some(why) = store::item_in_use(&tx, id).await? {
+        return Err(AppError::Conflict(format!("item {} cannot be deleted: {why}; deactivate it instead", i.sku)));
+    }
+    store::delete_item(&tx, id).await?;
+    record(&tx, ctx, now, Change::new("item.delete", "item", Some(id.to_string()), Some(item_json(&i)), None)).await?;
+    tx.commit().await?;
     Ok(())
 }
 

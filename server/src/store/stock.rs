@@ -1688,3 +1688,118 @@ pub async fn value_against(tx: &TenantTx<'_>, account: Uuid, as_of: NaiveDate) -
     let row = tx.conn().query_one(&stmt).await?;
     Ok(row.and_then(|r| r.try_get::<Option<i64>>("", "value").ok().flatten()).map(money_from_db).unwrap_or_default())
 }
+
+/// What still refers to an item, if anything (stock, documents, batches, invoices, journal lines).
+pub async fn item_in_use(tx: &TenantTx<'_>, item: Uuid) -> AppResult<Option<&'static str>> {
+    use super::entities::{invoice_lines, journal_lines};
+    let t = tx.tenant().0;
+    if stock_levels::Entity::find()
+        .filter(stock_levels::Column::TenantId.eq(t))
+        .filter(stock_levels::Column::ItemId.eq(item))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("it has stock levels or reservations"));
+    }
+    if stock_document_lines::Entity::find()
+        .filter(stock_document_lines::Column::TenantId.eq(t))
+        .filter(stock_document_lines::Column::ItemId.eq(item))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("stock documents name it"));
+    }
+    if batches::Entity::find()
+        .filter(batches::Column::TenantId.eq(t))
+        .filter(batches::Column::ItemId.eq(item))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("it has batches"));
+    }
+    if invoice_lines::Entity::find()
+        .filter(invoice_lines::Column::TenantId.eq(t))
+        .filter(invoice_lines::Column::ItemId.eq(item))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("invoices name it"));
+    }
+    if journal_lines::Entity::find()
+        .filter(journal_lines::Column::TenantId.eq(t))
+        .filter(journal_lines::Column::ItemId.eq(item))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("journal lines carry it"));
+    }
+    Ok(None)
+}
+
+/// Deletes an unused item and its unit conversions.
+pub async fn delete_item(tx: &TenantTx<'_>, item: Uuid) -> AppResult<()> {
+    item_units::Entity::delete_many()
+        .filter(item_units::Column::TenantId.eq(tx.tenant().0))
+        .filter(item_units::Column::ItemId.eq(item))
+        .exec(tx.conn())
+        .await?;
+    items::Entity::delete_many()
+        .filter(items::Column::TenantId.eq(tx.tenant().0))
+        .filter(items::Column::Id.eq(item))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// What still refers to a warehouse, if anything.
+pub async fn warehouse_in_use(tx: &TenantTx<'_>, wh: Uuid) -> AppResult<Option<&'static str>> {
+    let t = tx.tenant().0;
+    if stock_levels::Entity::find()
+        .filter(stock_levels::Column::TenantId.eq(t))
+        .filter(stock_levels::Column::WarehouseId.eq(wh))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("it has held stock or reservations"));
+    }
+    if stock_documents::Entity::find()
+        .filter(stock_documents::Column::TenantId.eq(t))
+        .filter(stock_documents::Column::WarehouseId.eq(wh).or(stock_documents::Column::ToWarehouseId.eq(wh)))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("stock documents name it"));
+    }
+    if items::Entity::find()
+        .filter(items::Column::TenantId.eq(t))
+        .filter(items::Column::DefaultWarehouseId.eq(wh))
+        .one(tx.conn())
+        .await?
+        .is_some()
+    {
+        return Ok(Some("it is an item's default warehouse"));
+    }
+    Ok(None)
+}
+
+/// Deletes an unused warehouse and its bins.
+pub async fn delete_warehouse(tx: &TenantTx<'_>, wh: Uuid) -> AppResult<()> {
+    bins::Entity::delete_many()
+        .filter(bins::Column::TenantId.eq(tx.tenant().0))
+        .filter(bins::Column::WarehouseId.eq(wh))
+        .exec(tx.conn())
+        .await?;
+    warehouses::Entity::delete_many()
+        .filter(warehouses::Column::TenantId.eq(tx.tenant().0))
+        .filter(warehouses::Column::Id.eq(wh))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
