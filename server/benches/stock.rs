@@ -224,10 +224,14 @@ async fn bench(url: String) {
                             }
                         })
                         .collect();
+                    // A working year of days, in order: each item's movements stay in date order.
+                    let date = (chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+                        + chrono::Duration::days((pair * 250 / pairs.max(1)) as i64))
+                    .to_string();
                     let body = if n % 2 == 0 {
-                        json!({"kind": "receipt", "warehouse_id": wh, "date": "2026-11-20", "lines": lines})
+                        json!({"kind": "receipt", "warehouse_id": wh, "date": date, "lines": lines})
                     } else {
-                        json!({"kind": "issue", "reason": "bench", "warehouse_id": wh, "date": "2026-11-20", "lines": lines})
+                        json!({"kind": "issue", "reason": "bench", "warehouse_id": wh, "date": date, "lines": lines})
                     };
                     let s = Instant::now();
                     let d: Value = client
