@@ -260,11 +260,6 @@ impl TestApp {
         self.get("/api/v1/audit-events?limit=200", token).await.body["data"].as_array().unwrap().len()
     }
 
-    pub async fn tenant_count(&self) -> usize {
-        let a = self.operator(Method::GET, "/operator/v1/tenants?limit=200", None).await;
-        a.body["data"].as_array().unwrap().len()
-    }
-
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }

@@ -830,20 +830,22 @@ pub async fn account_lines(
 }
 
 /// The next number of a gapless per-tenant sequence, taken inside the caller's transaction:
-/// the row is created if missing (racing creators do nothing), then incremented under its row
-/// lock, so concurrent posters queue and no number is skipped or repeated.
+/// the row is created if missing or incremented under its row lock, so concurrent posters queue
+/// and no number is skipped or repeated.
 pub async fn next_in_sequence(tx: &TenantTx<'_>, key: &str) -> AppResult<i64> {
-    use super::entities::document_sequences::{ActiveModel, Column as C, Entity};
-    let am = ActiveModel { tenant_id: Set(tx.tenant().0), sequence_key: Set(key.to_owned()), next_value: Set(1) };
-    Entity::insert(am)
-        .on_conflict(OnConflict::columns([C::TenantId, C::SequenceKey]).do_nothing().to_owned())
-        .exec_without_returning(tx.conn())
-        .await?;
-    let stmt = Query::update()
-        .table(Entity)
-        .value(C::NextValue, Expr::col(C::NextValue).add(1))
-        .and_where(Expr::col(C::TenantId).eq(tx.tenant().0))
-        .and_where(Expr::col(C::SequenceKey).eq(key))
+    use super::entities::document_sequences::{Column as C, Entity};
+    // One statement: create the row at 2 (handing out 1) or add one under its row lock. Posters
+    // of the same kind queue once, not once for the insert and again for the update.
+    let stmt = Query::insert()
+        .into_table(Entity)
+        .columns([C::TenantId, C::SequenceKey, C::NextValue])
+        .values([tx.tenant().0.into(), key.into(), 2i64.into()])
+        .map_err(AppError::internal)?
+        .on_conflict(
+            OnConflict::columns([C::TenantId, C::SequenceKey])
+                .value(C::NextValue, Expr::col((Entity, C::NextValue)).add(1))
+                .to_owned(),
+        )
         .returning(Query::returning().column(C::NextValue))
         .to_owned();
     let row = tx.conn().query_one(&stmt).await?.ok_or_else(|| AppError::internal("sequence row missing"))?;
