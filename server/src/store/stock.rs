@@ -42,6 +42,11 @@ fn conflict_on_unique<T>(r: Result<T, sea_orm::DbErr>, message: impl FnOnce() ->
     }
 }
 
+/// Whether the query finds any row (it reads at most one).
+async fn exists<E: EntityTrait>(tx: &TenantTx<'_>, q: sea_orm::Select<E>) -> AppResult<bool> {
+    Ok(q.limit(1).one(tx.conn()).await?.is_some())
+}
+
 // ---------------------------------------------------------------- settings
 
 #[derive(Clone, Debug, PartialEq)]
@@ -523,13 +528,13 @@ pub async fn list_items(tx: &TenantTx<'_>, f: &ItemFilter, page: &Page) -> AppRe
 
 /// Whether anything has ever moved the item (its method and base unit are then fixed).
 pub async fn item_has_movements(tx: &TenantTx<'_>, item: Uuid) -> AppResult<bool> {
-    Ok(stock_ledger::Entity::find()
-        .filter(stock_ledger::Column::TenantId.eq(tx.tenant().0))
-        .filter(stock_ledger::Column::ItemId.eq(item))
-        .limit(1)
-        .one(tx.conn())
-        .await?
-        .is_some())
+    exists(
+        tx,
+        stock_ledger::Entity::find()
+            .filter(stock_ledger::Column::TenantId.eq(tx.tenant().0))
+            .filter(stock_ledger::Column::ItemId.eq(item)),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- batches
@@ -1667,12 +1672,7 @@ pub async fn adjustments_of(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<Vec<Le
 
 /// Whether the tenant has any stock ledger entry.
 pub async fn any_movements(tx: &TenantTx<'_>) -> AppResult<bool> {
-    Ok(stock_ledger::Entity::find()
-        .filter(stock_ledger::Column::TenantId.eq(tx.tenant().0))
-        .limit(1)
-        .one(tx.conn())
-        .await?
-        .is_some())
+    exists(tx, stock_ledger::Entity::find().filter(stock_ledger::Column::TenantId.eq(tx.tenant().0))).await
 }
 
 /// The stock value moved against one counter account by entries dated on or before `as_of`.
@@ -1693,48 +1693,51 @@ pub async fn value_against(tx: &TenantTx<'_>, account: Uuid, as_of: NaiveDate) -
 pub async fn item_in_use(tx: &TenantTx<'_>, item: Uuid) -> AppResult<Option<&'static str>> {
     use super::entities::{invoice_lines, journal_lines};
     let t = tx.tenant().0;
-    if stock_levels::Entity::find()
-        .filter(stock_levels::Column::TenantId.eq(t))
-        .filter(stock_levels::Column::ItemId.eq(item))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        stock_levels::Entity::find()
+            .filter(stock_levels::Column::TenantId.eq(t))
+            .filter(stock_levels::Column::ItemId.eq(item)),
+    )
+    .await?
     {
         return Ok(Some("it has stock levels or reservations"));
     }
-    if stock_document_lines::Entity::find()
-        .filter(stock_document_lines::Column::TenantId.eq(t))
-        .filter(stock_document_lines::Column::ItemId.eq(item))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        stock_document_lines::Entity::find()
+            .filter(stock_document_lines::Column::TenantId.eq(t))
+            .filter(stock_document_lines::Column::ItemId.eq(item)),
+    )
+    .await?
     {
         return Ok(Some("stock documents name it"));
     }
-    if batches::Entity::find()
-        .filter(batches::Column::TenantId.eq(t))
-        .filter(batches::Column::ItemId.eq(item))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        batches::Entity::find().filter(batches::Column::TenantId.eq(t)).filter(batches::Column::ItemId.eq(item)),
+    )
+    .await?
     {
         return Ok(Some("it has batches"));
     }
-    if invoice_lines::Entity::find()
-        .filter(invoice_lines::Column::TenantId.eq(t))
-        .filter(invoice_lines::Column::ItemId.eq(item))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        invoice_lines::Entity::find()
+            .filter(invoice_lines::Column::TenantId.eq(t))
+            .filter(invoice_lines::Column::ItemId.eq(item)),
+    )
+    .await?
     {
         return Ok(Some("invoices name it"));
     }
-    if journal_lines::Entity::find()
-        .filter(journal_lines::Column::TenantId.eq(t))
-        .filter(journal_lines::Column::ItemId.eq(item))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        journal_lines::Entity::find()
+            .filter(journal_lines::Column::TenantId.eq(t))
+            .filter(journal_lines::Column::ItemId.eq(item)),
+    )
+    .await?
     {
         return Ok(Some("journal lines carry it"));
     }
@@ -1759,30 +1762,31 @@ pub async fn delete_item(tx: &TenantTx<'_>, item: Uuid) -> AppResult<()> {
 /// What still refers to a warehouse, if anything.
 pub async fn warehouse_in_use(tx: &TenantTx<'_>, wh: Uuid) -> AppResult<Option<&'static str>> {
     let t = tx.tenant().0;
-    if stock_levels::Entity::find()
-        .filter(stock_levels::Column::TenantId.eq(t))
-        .filter(stock_levels::Column::WarehouseId.eq(wh))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        stock_levels::Entity::find()
+            .filter(stock_levels::Column::TenantId.eq(t))
+            .filter(stock_levels::Column::WarehouseId.eq(wh)),
+    )
+    .await?
     {
         return Ok(Some("it has held stock or reservations"));
     }
-    if stock_documents::Entity::find()
-        .filter(stock_documents::Column::TenantId.eq(t))
-        .filter(stock_documents::Column::WarehouseId.eq(wh).or(stock_documents::Column::ToWarehouseId.eq(wh)))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        stock_documents::Entity::find()
+            .filter(stock_documents::Column::TenantId.eq(t))
+            .filter(stock_documents::Column::WarehouseId.eq(wh).or(stock_documents::Column::ToWarehouseId.eq(wh))),
+    )
+    .await?
     {
         return Ok(Some("stock documents name it"));
     }
-    if items::Entity::find()
-        .filter(items::Column::TenantId.eq(t))
-        .filter(items::Column::DefaultWarehouseId.eq(wh))
-        .one(tx.conn())
-        .await?
-        .is_some()
+    if exists(
+        tx,
+        items::Entity::find().filter(items::Column::TenantId.eq(t)).filter(items::Column::DefaultWarehouseId.eq(wh)),
+    )
+    .await?
     {
         return Ok(Some("it is an item's default warehouse"));
     }
