@@ -14,6 +14,7 @@ mod m20261123_000003_receivables;
 mod m20261124_000004_bank;
 mod m20261125_000005_line_dates;
 mod m20261126_000006_inventory;
+mod m20261127_000007_trade;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_bank::Migration),
             Box::new(m20261125_000005_line_dates::Migration),
             Box::new(m20261126_000006_inventory::Migration),
+            Box::new(m20261127_000007_trade::Migration),
         ]
     }
 }

@@ -44,6 +44,12 @@ pub enum AppError {
     /// Not enough stock; `errors` names the document line when there is one.
     #[error("{detail}")]
     InsufficientStock { detail: String, errors: Vec<FieldError> },
+    /// A sales order's credit check failed: which rule and by how much.
+    #[error("{detail}")]
+    CreditCheck { rule: &'static str, detail: String },
+    /// A validator (a plugin) refused a document transition.
+    #[error("{by} refused this ({hook}): {message}")]
+    Vetoed { hook: &'static str, by: String, message: String },
     #[error("stock is closed up to {closing_date}; nothing dated on or before it can move stock")]
     StockClosed { closing_date: String },
     #[error("the books are locked up to {lock_date}; nothing dated on or before it can be posted")]

@@ -26,6 +26,9 @@ pub struct Problem {
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Which rule refused (credit checks: `credit_limit` or `overdue`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
 }
 
 /// (slug, title, status) of each error.
@@ -46,6 +49,8 @@ fn row(e: &AppError) -> (&'static str, &'static str, StatusCode) {
         BooksLocked { .. } => ("books-locked", "Books locked", StatusCode::CONFLICT),
         InsufficientStock { .. } => ("insufficient-stock", "Insufficient stock", StatusCode::CONFLICT),
         StockClosed { .. } => ("stock-closed", "Stock period closed", StatusCode::CONFLICT),
+        CreditCheck { .. } => ("credit-check-failed", "Credit check failed", StatusCode::CONFLICT),
+        Vetoed { .. } => ("vetoed", "Refused by a validator", StatusCode::CONFLICT),
         StaleVersion { .. } => ("stale-version", "Stale version", StatusCode::PRECONDITION_FAILED),
         PreconditionRequired => ("if-match-required", "If-Match required", StatusCode::PRECONDITION_REQUIRED),
         PayloadTooLarge { .. } => ("payload-too-large", "Payload too large", StatusCode::PAYLOAD_TOO_LARGE),
@@ -104,6 +109,10 @@ impl AppError {
                 AppError::Validation(errors) | AppError::InsufficientStock { errors, .. } => errors.clone(),
                 _ => Vec::new(),
             },
+            rule: match self {
+                AppError::CreditCheck { rule, .. } => Some(rule),
+                _ => None,
+            },
         }
     }
 }
@@ -153,6 +162,8 @@ pub fn catalogue() -> Vec<AppError> {
         BooksLocked { lock_date: "x".into() },
         InsufficientStock { detail: "x".into(), errors: vec![] },
         StockClosed { closing_date: "x".into() },
+        CreditCheck { rule: "x", detail: "x".into() },
+        Vetoed { hook: "x", by: "x".into(), message: "x".into() },
         StaleVersion { entity: "x", current: 1 },
         PreconditionRequired,
         PayloadTooLarge { limit_bytes: 1 },

@@ -23,7 +23,7 @@ use crate::domain::receivables::{BUCKETS, Side};
 use crate::error::AppError;
 use crate::store::fx::ExchangeRate;
 use crate::store::receivables::{
-    Allocation, Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, Party, Payment, PaymentFilter, TaxCode,
+    Allocation, Contact, Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, Party, Payment, PaymentFilter, TaxCode,
 };
 
 fn scale4(d: Decimal) -> String {
@@ -204,6 +204,14 @@ pub struct PartyView {
     pub payment_terms_days: i32,
     pub credit_limit: Option<String>,
     pub is_active: bool,
+    /// Customer or supplier group; price lists can apply per group.
+    pub group: Option<String>,
+    pub tags: Vec<String>,
+    pub contacts: Vec<Contact>,
+    pub shipping_address: Option<String>,
+    /// `net` (invoice date + days) or `end_of_month` (end of the invoice's month + days).
+    pub due_rule: String,
+    pub price_list_id: Option<Uuid>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -223,6 +231,12 @@ impl From<Party> for PartyView {
             payment_terms_days: p.payment_terms_days,
             credit_limit: p.credit_limit.map(scale4),
             is_active: p.is_active,
+            group: p.group,
+            tags: p.tags,
+            contacts: p.contacts,
+            shipping_address: p.shipping_address,
+            due_rule: p.due_rule,
+            price_list_id: p.price_list_id,
             version: p.version,
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -245,6 +259,16 @@ pub struct PartyRequest {
     pub payment_terms_days: Option<i32>,
     #[schema(value_type = Option<String>, example = "50000.00")]
     pub credit_limit: Option<Money>,
+    pub group: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+    pub shipping_address: Option<String>,
+    /// `net` (default) or `end_of_month`.
+    pub due_rule: Option<String>,
+    /// The customer's (or supplier's) own price list, tried before group and general lists.
+    pub price_list_id: Option<Uuid>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -272,6 +296,18 @@ pub struct PartyPatch {
     #[schema(value_type = Option<String>)]
     pub credit_limit: Option<Option<Money>>,
     pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub group: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub contacts: Option<Vec<Contact>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub shipping_address: Option<Option<String>>,
+    pub due_rule: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub price_list_id: Option<Option<Uuid>>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -324,6 +360,12 @@ async fn create_party_for<P: Needs>(
         payment_terms_days: b.payment_terms_days,
         credit_limit: Some(b.credit_limit.map(Money::value)),
         is_active: None,
+        group: Some(b.group),
+        tags: Some(b.tags),
+        contacts: Some(b.contacts),
+        shipping_address: Some(b.shipping_address),
+        due_rule: b.due_rule,
+        price_list_id: Some(b.price_list_id),
     };
     let p = app::create_party(&app, &auth.ctx(), side, input).await?;
     Ok(party_response(StatusCode::CREATED, p, party_path(side)))
@@ -348,6 +390,12 @@ async fn update_party_for<P: Needs>(
         payment_terms_days: b.payment_terms_days,
         credit_limit: b.credit_limit.map(|c| c.map(Money::value)),
         is_active: b.is_active,
+        group: b.group,
+        tags: b.tags,
+        contacts: b.contacts,
+        shipping_address: b.shipping_address,
+        due_rule: b.due_rule,
+        price_list_id: b.price_list_id,
     };
     let p = app::update_party(&app, &auth.ctx(), side, id, if_match.0, input).await?;
     Ok(party_response(StatusCode::OK, p, party_path(side)))
@@ -463,9 +511,16 @@ pub struct InvoiceLineView {
     pub quantity: String,
     pub unit_price: String,
     pub tax_code_id: Option<Uuid>,
+    /// Amount off quantity × unit price (line and document discounts).
+    pub discount: String,
     pub net: String,
     pub tax: String,
     pub gross: String,
+    /// The order line (and delivery or receipt line) this line bills.
+    pub order_id: Option<Uuid>,
+    pub order_line_no: Option<i32>,
+    pub shipment_id: Option<Uuid>,
+    pub shipment_line_no: Option<i32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -533,6 +588,9 @@ pub struct InvoiceView {
     pub source_type: Option<String>,
     pub source_id: Option<String>,
     pub journal_entry_id: Option<Uuid>,
+    /// A supplier invoice that failed its three-way match is held: it cannot be paid until
+    /// released. Says why.
+    pub hold_reason: Option<String>,
     pub lines: Vec<InvoiceLineView>,
     pub allocations: Vec<AllocationView>,
     pub version: i64,
@@ -574,6 +632,7 @@ fn invoice_view(i: Invoice, lines: Vec<InvoiceLine>, allocations: Vec<Allocation
         source_type: i.source_type,
         source_id: i.source_id,
         journal_entry_id: i.journal_entry_id,
+        hold_reason: i.hold_reason,
         lines: lines
             .into_iter()
             .enumerate()
@@ -585,9 +644,14 @@ fn invoice_view(i: Invoice, lines: Vec<InvoiceLine>, allocations: Vec<Allocation
                 quantity: scale4(l.quantity),
                 unit_price: scale4(l.unit_price),
                 tax_code_id: l.tax_code_id,
+                discount: amount(l.discount, &cur),
                 net: amount(l.net, &cur),
                 tax: amount(l.tax, &cur),
                 gross: amount(l.gross, &cur),
+                order_id: l.link.map(|k| k.order_id),
+                order_line_no: l.link.map(|k| k.order_line_no),
+                shipment_id: l.link.and_then(|k| k.shipment.map(|s| s.0)),
+                shipment_line_no: l.link.and_then(|k| k.shipment.map(|s| s.1)),
             })
             .collect(),
         allocations: allocations.into_iter().map(|a| allocation_view(a, &cur, base)).collect(),
@@ -614,6 +678,9 @@ pub struct InvoiceLineRequest {
     pub unit_price: Money,
     /// None: no tax on the line.
     pub tax_code_id: Option<Uuid>,
+    /// An amount off quantity × unit price (default none).
+    #[schema(value_type = Option<String>, example = "5.00")]
+    pub discount: Option<Money>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -666,6 +733,9 @@ impl InvoiceRequest {
                     quantity: l.quantity.value(),
                     unit_price: l.unit_price.value(),
                     tax_code_id: l.tax_code_id,
+                    discount: l.discount.map(Money::value).unwrap_or_default(),
+                    link: None,
+                    fixed_base: None,
                 })
                 .collect(),
             source: None,

@@ -182,6 +182,9 @@ async fn seed_receivables(
             quantity: d(qty)?,
             unit_price: d(price)?,
             tax_code_id: vat13,
+            discount: rust_decimal::Decimal::ZERO,
+            link: None,
+            fixed_base: None,
         })
     };
     let invoice = |_side: Side, party: uuid::Uuid, date, lines: Vec<InvoiceLineInput>, reference: &str| InvoiceInput {

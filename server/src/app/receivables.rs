@@ -14,12 +14,13 @@ use crate::domain::ids::TenantId;
 use crate::domain::ledger::{self as rules, EntryLine, minor_unit_digits};
 use crate::domain::receivables::{self as ar, Counter, Open, Side};
 use crate::domain::tax::{self, LineIn};
+use crate::domain::trade::{self, TradeSide};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, Fields};
 use crate::store::ledger::{self as books, Entry};
 use crate::store::receivables::{
-    self as store, Allocation, AllocationKind, Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, Party, Payment,
-    PaymentFilter, TaxCode,
+    self as store, Allocation, AllocationKind, Contact, Invoice, InvoiceFilter, InvoiceLine, InvoiceStatus, LineLink,
+    Party, Payment, PaymentFilter, TaxCode,
 };
 use crate::store::{Access, Page, TenantTx, fx, tenants};
 
@@ -55,7 +56,8 @@ fn party_json(p: &Party) -> serde_json::Value {
     serde_json::json!({
         "code": p.code, "name": p.name, "tax_id": p.tax_id, "currency": p.currency,
         "payment_terms_days": p.payment_terms_days, "credit_limit": p.credit_limit.map(|c| c.to_string()),
-        "is_active": p.is_active,
+        "is_active": p.is_active, "group": p.group, "tags": p.tags, "due_rule": p.due_rule,
+        "price_list_id": p.price_list_id, "contacts": p.contacts.len(),
     })
 }
 
@@ -221,6 +223,12 @@ pub struct PartyInput {
     pub payment_terms_days: Option<i32>,
     pub credit_limit: Option<Option<Decimal>>,
     pub is_active: Option<bool>,
+    pub group: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub contacts: Option<Vec<Contact>>,
+    pub shipping_address: Option<Option<String>>,
+    pub due_rule: Option<String>,
+    pub price_list_id: Option<Option<Uuid>>,
 }
 
 /// Applies an input to a party, checking every field; all problems are reported at once.
@@ -276,7 +284,65 @@ fn apply_party(p: &mut Party, input: PartyInput) -> AppResult<()> {
     if let Some(a) = input.is_active {
         p.is_active = a;
     }
+    if let Some(g) = input.group {
+        p.group = optional(&mut f, "group", g, 40);
+    }
+    if let Some(tags) = input.tags {
+        let mut clean: Vec<String> = Vec::new();
+        for (i, t) in tags.into_iter().enumerate() {
+            let t = t.trim().to_lowercase();
+            if t.is_empty() || t.chars().count() > 40 {
+                f.push(format!("tags[{i}]"), "must be 1 to 40 characters");
+            } else if !clean.contains(&t) {
+                clean.push(t);
+            }
+        }
+        if clean.len() > 20 {
+            f.push("tags", "at most 20 tags");
+        }
+        p.tags = clean;
+    }
+    if let Some(contacts) = input.contacts {
+        if contacts.len() > 50 {
+            f.push("contacts", "at most 50 contacts");
+        }
+        let mut clean = Vec::with_capacity(contacts.len());
+        for (i, c) in contacts.into_iter().enumerate() {
+            let at = |x: &str| format!("contacts[{i}].{x}");
+            let name = f.check(&at("name"), validate::name(&c.name, 200)).unwrap_or_default();
+            clean.push(Contact {
+                name,
+                role: optional(&mut f, &at("role"), c.role, 100),
+                email: optional(&mut f, &at("email"), c.email, 254),
+                phone: optional(&mut f, &at("phone"), c.phone, 40),
+            });
+        }
+        p.contacts = clean;
+    }
+    if let Some(v) = input.shipping_address {
+        p.shipping_address = optional(&mut f, "shipping_address", v, 500);
+    }
+    if let Some(r) = input.due_rule {
+        if !trade::DUE_RULES.contains(&r.as_str()) {
+            f.push("due_rule", format!("must be one of {}", trade::DUE_RULES.join(", ")));
+        }
+        p.due_rule = r;
+    }
+    if let Some(l) = input.price_list_id {
+        p.price_list_id = l;
+    }
     f.finish()
+}
+
+/// A party's default price list must exist and be for its side.
+async fn check_price_list(tx: &TenantTx<'_>, p: &Party) -> AppResult<()> {
+    let Some(id) = p.price_list_id else { return Ok(()) };
+    let want = if p.side == Side::Receivable { TradeSide::Sales } else { TradeSide::Purchase };
+    match crate::store::trade::get_price_list(tx, id).await? {
+        Some(l) if l.side == want => Ok(()),
+        Some(_) => Err(AppError::field("price_list_id", format!("is not a {} price list", want.as_str()))),
+        None => Err(AppError::field("price_list_id", "no such price list")),
+    }
 }
 
 pub async fn create_party(app: &AppState, ctx: &Ctx, side: Side, input: PartyInput) -> AppResult<Party> {
@@ -302,12 +368,19 @@ pub async fn create_party(app: &AppState, ctx: &Ctx, side: Side, input: PartyInp
         payment_terms_days: 30,
         credit_limit: None,
         is_active: true,
+        group: None,
+        tags: Vec::new(),
+        contacts: Vec::new(),
+        shipping_address: None,
+        due_rule: "net".into(),
+        price_list_id: None,
         created_at: now,
         updated_at: now,
         version: 1,
     };
     apply_party(&mut p, input)?;
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    check_price_list(&tx, &p).await?;
     store::insert_party(&tx, &p).await?;
     record(
         &tx,
@@ -342,6 +415,9 @@ pub async fn update_party(
     }
     let mut after = before.clone();
     apply_party(&mut after, input)?;
+    if after.price_list_id != before.price_list_id {
+        check_price_list(&tx, &after).await?;
+    }
     after.updated_at = now;
     after.version += 1;
     if !store::update_party(&tx, &after).await? {
@@ -395,6 +471,20 @@ pub struct InvoiceLineInput {
     pub quantity: Decimal,
     pub unit_price: Decimal,
     pub tax_code_id: Option<Uuid>,
+    /// An amount off `quantity × unit_price`; zero for lines keyed by hand.
+    pub discount: Decimal,
+    pub link: Option<LineLink>,
+    /// The base amount this line's net must carry instead of its converted net (a goods
+    /// receipt's value cleared from goods received not invoiced); the difference goes to
+    /// `variance_account`.
+    pub fixed_base: Option<FixedBase>,
+}
+
+/// A line whose net is booked at a given base amount, the rest to a variance account.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FixedBase {
+    pub base: Decimal,
+    pub variance_account: Uuid,
 }
 
 pub struct InvoiceInput {
@@ -503,7 +593,9 @@ async fn build_invoice(
     if input.lines.len() > INVOICE_LINES_MAX {
         f.push("lines", format!("an invoice has at most {INVOICE_LINES_MAX} lines"));
     }
-    let due_date = input.due_date.unwrap_or(input.invoice_date + chrono::Days::new(party.payment_terms_days as u64));
+    let due_date = input
+        .due_date
+        .unwrap_or_else(|| trade::due_date(input.invoice_date, party.payment_terms_days, &party.due_rule));
     if due_date < input.invoice_date {
         f.push("due_date", "must not be before invoice_date");
     }
@@ -546,6 +638,9 @@ async fn build_invoice(
         if l.unit_price < Decimal::ZERO {
             f.push(at("unit_price"), "must not be negative (use a credit note)");
         }
+        if l.discount < Decimal::ZERO {
+            f.push(at("discount"), "must not be negative");
+        }
         match l.account_id.or(default_account) {
             None => {
                 f.push(at("account_id"), "is required on supplier invoice lines (an expense, asset or GRNI account)")
@@ -576,7 +671,13 @@ async fn build_invoice(
                 Some(c) => c.rate,
             },
         };
-        tax_in.push(LineIn { quantity: l.quantity, unit_price: l.unit_price, tax_code: l.tax_code_id, rate });
+        tax_in.push(LineIn {
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            discount: l.discount,
+            tax_code: l.tax_code_id,
+            rate,
+        });
     }
     f.finish()?;
     let inclusive = input.tax_inclusive.unwrap_or(settings.prices_include_tax);
@@ -598,6 +699,8 @@ async fn build_invoice(
             net: t.net,
             tax: t.tax,
             gross: t.gross,
+            discount: l.discount,
+            link: l.link,
         })
         .collect();
     let gross_base = ar::to_base(totals.gross, rate, minor_unit_digits(&base));
@@ -631,6 +734,7 @@ async fn build_invoice(
             created_at: now,
             updated_at: now,
             version: 1,
+            hold_reason: None,
         },
         lines,
     ))
@@ -817,29 +921,88 @@ pub async fn post_invoice(
 ) -> AppResult<(Invoice, Vec<InvoiceLine>, Vec<Allocation>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let (mut inv, lines) =
+    let (inv, lines) =
         store::get_invoice(&tx, side, id).await?.ok_or(AppError::NotFound { entity: invoice_entity(side) })?;
+    let no_fixed = vec![None; lines.len()];
+    let (inv, allocations) = post_invoice_in(&tx, ctx, inv, &lines, &no_fixed, now).await?;
+    tx.commit().await?;
+    Ok((inv, lines, allocations))
+}
+
+/// Builds and inserts an invoice in the caller's transaction (sales and purchasing make their
+/// invoices this way), returning it as a draft with the fixed bases of its lines.
+pub(crate) async fn create_invoice_in(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    side: Side,
+    input: InvoiceInput,
+    now: DateTime<Utc>,
+) -> AppResult<(Invoice, Vec<InvoiceLine>, Vec<Option<FixedBase>>)> {
+    let fixed: Vec<Option<FixedBase>> = input.lines.iter().map(|l| l.fixed_base).collect();
+    let (inv, lines) = build_invoice(tx, side, input, Uuid::now_v7(), now, Some(ctx.principal.actor_uuid())).await?;
+    store::insert_invoice(tx, &inv, &lines).await?;
+    Ok((inv, lines, fixed))
+}
+
+/// Posts a draft invoice in the caller's transaction. `fixed` gives, per line, a base amount
+/// to book its net at (the rest of its converted net goes to the variance account).
+pub(crate) async fn post_invoice_in(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    mut inv: Invoice,
+    lines: &[InvoiceLine],
+    fixed: &[Option<FixedBase>],
+    now: DateTime<Utc>,
+) -> AppResult<(Invoice, Vec<Allocation>)> {
+    let side = inv.side;
+    let id = inv.id;
     if inv.status != InvoiceStatus::Draft {
         return Err(not_draft(&inv, "posted again"));
     }
     let before = inv.clone();
-    let m = mapping(&tx).await?;
+    let m = mapping(tx).await?;
     let control = mapped(&m, control_purpose(side))?;
     let vat = mapped(&m, if side == Side::Receivable { "vat_output" } else { "vat_input" })?;
-    let base = tenants::current(&tx).await?.base_currency;
+    let base = tenants::current(tx).await?.base_currency;
+    let digits = minor_unit_digits(&base);
     let name = doc_name(side, inv.is_credit_note);
-    inv.number = Some(next_number(&tx, name, doc_prefix(side, inv.is_credit_note)).await?);
+    inv.number = Some(next_number(tx, name, doc_prefix(side, inv.is_credit_note)).await?);
     let number = inv.number.clone().unwrap_or_default();
-    let mut counters: Vec<Counter> = lines
-        .iter()
-        .map(|l| Counter {
-            account: l.account_id,
-            fx: l.net,
-            memo: if l.description.is_empty() { number.clone() } else { l.description.clone() },
-            item: l.item_id,
-        })
-        .collect();
-    let codes: HashMap<Uuid, TaxCode> = store::tax_codes(&tx).await?.into_iter().map(|t| (t.id, t)).collect();
+    let mut counters: Vec<Counter> = Vec::with_capacity(lines.len() + 2);
+    for (i, l) in lines.iter().enumerate() {
+        let memo = if l.description.is_empty() { number.clone() } else { l.description.clone() };
+        match fixed.get(i).copied().flatten() {
+            None => counters.push(Counter { account: l.account_id, fx: l.net, base: None, memo, item: l.item_id }),
+            Some(f) if inv.currency == base => {
+                // A base-currency entry carries equal amounts in both: split the net itself.
+                counters.push(Counter { account: l.account_id, fx: f.base, base: None, memo, item: l.item_id });
+                let variance = l.net - f.base;
+                if !variance.is_zero() {
+                    counters.push(Counter {
+                        account: f.variance_account,
+                        fx: variance,
+                        base: None,
+                        memo: format!("{number} variance against the receipt value"),
+                        item: l.item_id,
+                    });
+                }
+            }
+            Some(f) => {
+                let variance = ar::to_base(l.net, inv.exchange_rate, digits) - f.base;
+                counters.push(Counter { account: l.account_id, fx: l.net, base: Some(f.base), memo, item: l.item_id });
+                if !variance.is_zero() {
+                    counters.push(Counter {
+                        account: f.variance_account,
+                        fx: Decimal::ZERO,
+                        base: Some(variance),
+                        memo: format!("{number} variance against the receipt value"),
+                        item: l.item_id,
+                    });
+                }
+            }
+        }
+    }
+    let codes: HashMap<Uuid, TaxCode> = store::tax_codes(tx).await?.into_iter().map(|t| (t.id, t)).collect();
     let mut per_code: Vec<(Uuid, Decimal)> = Vec::new();
     for l in lines.iter().filter(|l| !l.tax.is_zero()) {
         let Some(code) = l.tax_code_id else { continue };
@@ -850,23 +1013,15 @@ pub async fn post_invoice(
     }
     for (code, amount) in per_code {
         let label = codes.get(&code).map(|c| c.name.clone()).unwrap_or_default();
-        counters.push(Counter { account: vat, fx: amount, memo: format!("{number} {label}"), item: None });
+        counters.push(Counter { account: vat, fx: amount, base: None, memo: format!("{number} {label}"), item: None });
     }
-    let party = store::get_party(&tx, side, inv.party_id).await?.ok_or(AppError::NotFound { entity: entity(side) })?;
+    let party = store::get_party(tx, side, inv.party_id).await?.ok_or(AppError::NotFound { entity: entity(side) })?;
     if !party.is_active {
         return Err(AppError::Conflict(format!("{} {} is inactive", entity(side), party.code)));
     }
     let memo = format!("{number} {}", party.name);
-    let (entry_lines, gross_base) = ar::invoice_lines(
-        side,
-        inv.is_credit_note,
-        control,
-        inv.party_id,
-        &counters,
-        inv.exchange_rate,
-        minor_unit_digits(&base),
-        &memo,
-    );
+    let (entry_lines, gross_base) =
+        ar::invoice_lines(side, inv.is_credit_note, control, inv.party_id, &counters, inv.exchange_rate, digits, &memo);
     let entry = document_entry(
         inv.invoice_date,
         memo,
@@ -878,7 +1033,7 @@ pub async fn post_invoice(
         Some(ctx.principal.actor_uuid()),
         now,
     );
-    let entry = post_document_entry(&tx, entry, &entry_lines, now).await?;
+    let entry = post_document_entry(tx, entry, &entry_lines, now).await?;
     inv.status = InvoiceStatus::Posted;
     inv.gross_base = gross_base;
     inv.open_amount = inv.gross_total;
@@ -886,38 +1041,37 @@ pub async fn post_invoice(
     inv.journal_entry_id = Some(entry.id);
     inv.updated_at = now;
     inv.version += 1;
-    if !store::save_invoice(&tx, &inv).await? {
+    if !store::save_invoice(tx, &inv).await? {
         return Err(AppError::StaleVersion { entity: invoice_entity(side), current: before.version });
     }
     let mut allocations = Vec::new();
     if let Some(of) = inv.credit_note_of {
         let (target, _) =
-            store::get_invoice(&tx, side, of).await?.ok_or(AppError::NotFound { entity: invoice_entity(side) })?;
+            store::get_invoice(tx, side, of).await?.ok_or(AppError::NotFound { entity: invoice_entity(side) })?;
         let amount = target.open_amount.min(inv.open_amount);
         if amount > Decimal::ZERO {
             let date = inv.invoice_date.max(target.invoice_date);
             let mut source = Source::CreditNote(inv.clone());
-            allocations.push(allocate_in(&tx, ctx, side, &mut source, of, amount, date, now).await?);
+            allocations.push(allocate_in(tx, ctx, side, &mut source, of, amount, date, now).await?);
             if let Source::CreditNote(updated) = source {
                 inv = updated;
             }
         }
     }
     record(
-        &tx,
+        tx,
         ctx,
         now,
         Change::new(
             &format!("{name}.post"),
             name,
             Some(id.to_string()),
-            Some(invoice_json(&before, &lines)),
-            Some(invoice_json(&inv, &lines)),
+            Some(invoice_json(&before, lines)),
+            Some(invoice_json(&inv, lines)),
         ),
     )
     .await?;
-    tx.commit().await?;
-    Ok((inv, lines, allocations))
+    Ok((inv, allocations))
 }
 
 /// Cancels a posted invoice or credit note that nothing has been settled against: its entry
@@ -953,6 +1107,10 @@ pub async fn cancel_invoice(
     }
     let memo = format!("Cancellation of {}", inv.number.clone().unwrap_or_default());
     reverse_in(&tx, &entry, &entry_lines, date, Some(memo), Some(ctx.principal.actor_uuid()), now).await?;
+    if lines.iter().any(|l| l.link.is_some()) {
+        // What it billed of orders and shipments is open to bill again.
+        super::trade::unbill_in(&tx, &inv, &lines).await?;
+    }
     inv.status = InvoiceStatus::Cancelled;
     inv.open_amount = Decimal::ZERO;
     inv.open_base = Decimal::ZERO;
@@ -1143,6 +1301,12 @@ async fn allocate_in(
         f.push("invoice_id", format!("invoice is {}", inv.status.as_str()));
     } else if inv.open_amount.is_zero() {
         f.push("invoice_id", format!("invoice {} is already settled", inv.number.clone().unwrap_or_default()));
+    }
+    if let (Source::Payment(_), Some(hold)) = (&*source, &inv.hold_reason) {
+        f.push(
+            "invoice_id",
+            format!("invoice {} is held ({hold}); release it before paying", inv.number.clone().unwrap_or_default()),
+        );
     }
     if inv.party_id != source.party() {
         f.push("invoice_id", "belongs to another party");

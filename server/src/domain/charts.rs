@@ -101,6 +101,7 @@ pub const GENERIC: &[TemplateAccount] = &[
     ("4100", None, "Other income", "Other income", Revenue),
     ("4200", None, "Stock adjustment gains", "Stock adjustment gains", Revenue),
     ("5000", None, "Cost of goods sold", "Cost of goods sold", Expense),
+    ("5050", None, "Purchase price variance", "Purchase price variance", Expense),
     ("5100", None, "Manufacturing overhead", "Manufacturing overhead", Cost),
     ("5110", None, "Overhead absorbed", "Overhead absorbed", Cost),
     ("5200", None, "Stock adjustment losses", "Stock adjustment losses", Expense),
@@ -141,6 +142,7 @@ pub const PURPOSES: &[(&str, &str, &str)] = &[
     ("opening_balance", "3104", "3100"),
     ("stock_issue_expense", "5602", "6100"),
     ("landed_cost_clearing", "220202", "2010"),
+    ("purchase_price_variance", "5401", "5050"),
 ];
 
 pub fn template(name: &str) -> Option<&'static [TemplateAccount]> {

@@ -12,4 +12,5 @@ pub mod statements;
 pub mod stock;
 pub mod subscription;
 pub mod tax;
+pub mod trade;
 pub mod validate;

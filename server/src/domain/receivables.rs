@@ -78,6 +78,10 @@ pub fn to_base(fx: Decimal, rate: Decimal, base_digits: u32) -> Decimal {
 pub struct Counter {
     pub account: Uuid,
     pub fx: Decimal,
+    /// The base amount when it is not `fx` converted (a receipt's value cleared at what it was
+    /// booked at; a variance line with no transaction amount). A negative amount (a variance in
+    /// the other direction) puts the line on the control account's side.
+    pub base: Option<Decimal>,
     pub memo: String,
     pub item: Option<Uuid>,
 }
@@ -100,12 +104,16 @@ pub fn invoice_lines(
     let control_debit = (side == Side::Receivable) != is_credit_note;
     let mut lines = Vec::with_capacity(counters.len() + 1);
     let (mut gross_fx, mut gross_base) = (Decimal::ZERO, Decimal::ZERO);
-    for c in counters.iter().filter(|c| !c.fx.is_zero()) {
-        let base = to_base(c.fx, rate, base_digits);
+    for c in counters.iter().filter(|c| !c.fx.is_zero() || c.base.is_some_and(|b| !b.is_zero())) {
+        let base = c.base.unwrap_or_else(|| to_base(c.fx, rate, base_digits));
         gross_fx += c.fx;
         gross_base += base;
         let dims = Dimensions { item_id: c.item, ..side.party_dims(party) };
-        lines.push(line(c.account, !control_debit, base, c.fx, &c.memo, dims));
+        if base < Decimal::ZERO {
+            lines.push(line(c.account, control_debit, -base, -c.fx, &c.memo, dims));
+        } else {
+            lines.push(line(c.account, !control_debit, base, c.fx, &c.memo, dims));
+        }
     }
     lines.insert(0, line(control, control_debit, gross_base, gross_fx, memo, side.party_dims(party)));
     (lines, gross_base)
@@ -230,9 +238,9 @@ mod tests {
     fn a_foreign_invoice_balances_in_both_currencies_without_a_rounding_line() {
         let (ar, sales, vat, cust) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let counters = [
-            Counter { account: sales, fx: d("33.33"), memo: "a".into(), item: None },
-            Counter { account: sales, fx: d("33.33"), memo: "b".into(), item: None },
-            Counter { account: vat, fx: d("8.67"), memo: "VAT".into(), item: None },
+            Counter { account: sales, fx: d("33.33"), base: None, memo: "a".into(), item: None },
+            Counter { account: sales, fx: d("33.33"), base: None, memo: "b".into(), item: None },
+            Counter { account: vat, fx: d("8.67"), base: None, memo: "VAT".into(), item: None },
         ];
         let (lines, gross_base) = invoice_lines(Side::Receivable, false, ar, cust, &counters, d("7.123456"), 2, "INV");
         let (dr, cr, dfx, cfx) = sums(&lines);

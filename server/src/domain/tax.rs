@@ -41,6 +41,8 @@ pub fn round(value: Decimal, digits: u32) -> Decimal {
 pub struct LineIn {
     pub quantity: Decimal,
     pub unit_price: Decimal,
+    /// An amount off `quantity × unit_price` (rounded), in the same treatment (net or gross).
+    pub discount: Decimal,
     /// None: no tax on this line.
     pub tax_code: Option<Uuid>,
     /// 0.13 for 13 %.
@@ -101,7 +103,7 @@ pub fn share_out(total: Decimal, weights: &[Decimal], digits: u32) -> Vec<Decima
 /// Computes every line's net, tax and gross, and the document's totals.
 pub fn compute(lines: &[LineIn], inclusive: bool, rounding: Rounding, digits: u32) -> Totals {
     // The line amount as entered: net when exclusive, gross when inclusive.
-    let amounts: Vec<Decimal> = lines.iter().map(|l| round(l.quantity * l.unit_price, digits)).collect();
+    let amounts: Vec<Decimal> = lines.iter().map(|l| round(l.quantity * l.unit_price, digits) - l.discount).collect();
     let mut taxes: Vec<Decimal> = vec![Decimal::ZERO; lines.len()];
     match rounding {
         Rounding::Line => {
@@ -166,7 +168,7 @@ mod tests {
     }
 
     fn line(q: &str, p: &str, code: Uuid, rate: &str) -> LineIn {
-        LineIn { quantity: d(q), unit_price: d(p), tax_code: Some(code), rate: d(rate) }
+        LineIn { quantity: d(q), unit_price: d(p), discount: Decimal::ZERO, tax_code: Some(code), rate: d(rate) }
     }
 
     #[test]
@@ -208,7 +210,13 @@ mod tests {
     #[test]
     fn exempt_and_zero_rated_lines_carry_no_tax_and_mixed_codes_are_kept_apart() {
         let (vat13, vat6) = (Uuid::now_v7(), Uuid::now_v7());
-        let free = LineIn { quantity: d("2"), unit_price: d("5"), tax_code: None, rate: Decimal::ZERO };
+        let free = LineIn {
+            quantity: d("2"),
+            unit_price: d("5"),
+            discount: Decimal::ZERO,
+            tax_code: None,
+            rate: Decimal::ZERO,
+        };
         let t = compute(
             &[line("1", "100", vat13, "0.13"), line("1", "50", vat6, "0.06"), free],
             false,

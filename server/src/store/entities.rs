@@ -454,6 +454,12 @@ pub mod parties {
         pub payment_terms_days: i32,
         pub credit_limit: Option<i64>,
         pub is_active: bool,
+        pub party_group: Option<String>,
+        pub tags: String,
+        pub contacts: String,
+        pub shipping_address: Option<String>,
+        pub due_rule: String,
+        pub price_list_id: Option<Uuid>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub version: i64,
@@ -499,6 +505,7 @@ pub mod invoices {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub version: i64,
+        pub hold_reason: Option<String>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -526,6 +533,11 @@ pub mod invoice_lines {
         pub net: i64,
         pub tax: i64,
         pub gross: i64,
+        pub discount: i64,
+        pub order_id: Option<Uuid>,
+        pub order_line_no: Option<i32>,
+        pub shipment_id: Option<Uuid>,
+        pub shipment_line_no: Option<i32>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -999,6 +1011,253 @@ pub mod stock_reservations {
         pub source_id: String,
         pub status: String,
         pub memo: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod trade_settings {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "trade_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        pub overdue_block_days: Option<i32>,
+        pub over_receipt_tolerance: i64,
+        pub price_tolerance: i64,
+        pub quantity_tolerance: i64,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod price_lists {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "price_lists")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub side: String,
+        pub code: String,
+        pub name: String,
+        pub currency: String,
+        pub tax_inclusive: bool,
+        pub party_group: Option<String>,
+        pub party_id: Option<Uuid>,
+        pub valid_from: Option<String>,
+        pub valid_to: Option<String>,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod price_list_items {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "price_list_items")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub price_list_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub line_no: i32,
+        pub item_id: Uuid,
+        pub min_quantity: i64,
+        pub unit_price: i64,
+        pub discount_percent: i64,
+        pub lead_time_days: Option<i32>,
+        pub min_order_quantity: Option<i64>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod trade_orders {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "trade_orders")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub side: String,
+        pub kind: String,
+        pub number: String,
+        pub party_id: Uuid,
+        pub status: String,
+        pub order_date: String,
+        pub expected_date: Option<String>,
+        pub valid_until: Option<String>,
+        pub currency: String,
+        pub exchange_rate: i64,
+        pub tax_inclusive: bool,
+        pub discount_percent: i64,
+        pub warehouse_id: Option<Uuid>,
+        pub net_total: i64,
+        pub tax_total: i64,
+        pub gross_total: i64,
+        pub gross_base: i64,
+        pub invoiced_gross: i64,
+        pub open_base: i64,
+        pub source_id: Option<Uuid>,
+        pub converted_to: Option<Uuid>,
+        pub reference: Option<String>,
+        pub memo: String,
+        pub reason: Option<String>,
+        pub confirmed_by: Option<Uuid>,
+        pub confirmed_at: Option<DateTimeUtc>,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod trade_order_lines {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "trade_order_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub line_no: i32,
+        pub item_id: Uuid,
+        pub description: String,
+        pub warehouse_id: Option<Uuid>,
+        pub quantity: i64,
+        pub unit_price: i64,
+        pub list_price: Option<i64>,
+        pub discount_percent: i64,
+        pub discount_amount: i64,
+        pub discount: i64,
+        pub tax_code_id: Option<Uuid>,
+        pub net: i64,
+        pub tax: i64,
+        pub gross: i64,
+        pub price_rule: String,
+        pub expected_date: Option<String>,
+        pub shipped: i64,
+        pub returned: i64,
+        pub invoiced: i64,
+        pub cost: i64,
+        pub reservation_id: Option<Uuid>,
+        pub request_id: Option<Uuid>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod shipments {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "shipments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub side: String,
+        pub kind: String,
+        pub number: String,
+        pub party_id: Uuid,
+        pub ship_date: String,
+        pub return_of: Option<Uuid>,
+        pub reference: Option<String>,
+        pub memo: String,
+        pub value: i64,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod shipment_lines {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "shipment_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub shipment_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub line_no: i32,
+        pub order_id: Uuid,
+        pub order_line_no: i32,
+        pub item_id: Uuid,
+        pub warehouse_id: Uuid,
+        pub batch_id: Option<Uuid>,
+        pub quantity: i64,
+        pub value: i64,
+        pub returned: i64,
+        pub invoiced: i64,
+        pub return_of_line: Option<i32>,
+        pub stock_entry_id: Option<Uuid>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod purchase_requests {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "purchase_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub number: String,
+        pub status: String,
+        pub source: String,
+        pub item_id: Uuid,
+        pub warehouse_id: Uuid,
+        pub quantity: i64,
+        pub needed_by: String,
+        pub supplier_id: Option<Uuid>,
+        pub memo: String,
+        pub decided_by: Option<Uuid>,
+        pub decided_at: Option<DateTimeUtc>,
+        pub decision_note: Option<String>,
+        pub order_id: Option<Uuid>,
+        pub created_by: Option<Uuid>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub version: i64,

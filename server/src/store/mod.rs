@@ -17,6 +17,7 @@ pub mod roles;
 pub mod scaled;
 pub mod stock;
 pub mod tenants;
+pub mod trade;
 pub mod users;
 
 use std::future::Future;

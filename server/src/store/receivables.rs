@@ -124,9 +124,30 @@ pub struct Party {
     pub payment_terms_days: i32,
     pub credit_limit: Option<Decimal>,
     pub is_active: bool,
+    /// Customer or supplier group (price lists can apply per group).
+    pub group: Option<String>,
+    pub tags: Vec<String>,
+    pub contacts: Vec<Contact>,
+    pub shipping_address: Option<String>,
+    /// `net` or `end_of_month` (domain::trade::due_date).
+    pub due_rule: String,
+    pub price_list_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+}
+
+/// A person at a customer or supplier.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 fn party_from(m: parties::Model) -> AppResult<Party> {
@@ -143,6 +164,12 @@ fn party_from(m: parties::Model) -> AppResult<Party> {
         payment_terms_days: m.payment_terms_days,
         credit_limit: m.credit_limit.map(money_from_db),
         is_active: m.is_active,
+        group: m.party_group,
+        tags: serde_json::from_str(&m.tags).map_err(AppError::internal)?,
+        contacts: serde_json::from_str(&m.contacts).map_err(AppError::internal)?,
+        shipping_address: m.shipping_address,
+        due_rule: m.due_rule,
+        price_list_id: m.price_list_id,
         created_at: m.created_at,
         updated_at: m.updated_at,
         version: m.version,
@@ -164,6 +191,12 @@ fn party_am(tx: &TenantTx<'_>, p: &Party) -> AppResult<parties::ActiveModel> {
         payment_terms_days: Set(p.payment_terms_days),
         credit_limit: Set(p.credit_limit.map(money_to_db).transpose()?),
         is_active: Set(p.is_active),
+        party_group: Set(p.group.clone()),
+        tags: Set(serde_json::to_string(&p.tags).map_err(AppError::internal)?),
+        contacts: Set(serde_json::to_string(&p.contacts).map_err(AppError::internal)?),
+        shipping_address: Set(p.shipping_address.clone()),
+        due_rule: Set(p.due_rule.clone()),
+        price_list_id: Set(p.price_list_id),
         created_at: Set(p.created_at),
         updated_at: Set(p.updated_at),
         version: Set(p.version),
@@ -312,6 +345,8 @@ pub struct Invoice {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// A supplier invoice that failed its three-way match: why it may not be paid yet.
+    pub hold_reason: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -325,6 +360,18 @@ pub struct InvoiceLine {
     pub net: Decimal,
     pub tax: Decimal,
     pub gross: Decimal,
+    /// An amount off `quantity × unit_price` (line and document discounts).
+    pub discount: Decimal,
+    /// The order line and shipment line it bills, when it comes from sales or purchasing.
+    pub link: Option<LineLink>,
+}
+
+/// An invoice line's origin: an order line, and the shipment line when it bills goods.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineLink {
+    pub order_id: Uuid,
+    pub order_line_no: i32,
+    pub shipment: Option<(Uuid, i32)>,
 }
 
 fn invoice_from(m: invoices::Model) -> AppResult<Invoice> {
@@ -356,6 +403,7 @@ fn invoice_from(m: invoices::Model) -> AppResult<Invoice> {
         created_at: m.created_at,
         updated_at: m.updated_at,
         version: m.version,
+        hold_reason: m.hold_reason,
     })
 }
 
@@ -389,6 +437,7 @@ fn invoice_am(tx: &TenantTx<'_>, i: &Invoice) -> AppResult<invoices::ActiveModel
         created_at: Set(i.created_at),
         updated_at: Set(i.updated_at),
         version: Set(i.version),
+        hold_reason: Set(i.hold_reason.clone()),
     })
 }
 
@@ -408,6 +457,11 @@ async fn insert_invoice_lines(tx: &TenantTx<'_>, id: Uuid, lines: &[InvoiceLine]
             net: Set(money_to_db(l.net)?),
             tax: Set(money_to_db(l.tax)?),
             gross: Set(money_to_db(l.gross)?),
+            discount: Set(money_to_db(l.discount)?),
+            order_id: Set(l.link.map(|k| k.order_id)),
+            order_line_no: Set(l.link.map(|k| k.order_line_no)),
+            shipment_id: Set(l.link.and_then(|k| k.shipment.map(|s| s.0))),
+            shipment_line_no: Set(l.link.and_then(|k| k.shipment.map(|s| s.1))),
         });
     }
     for chunk in rows.chunks(60) {
@@ -493,6 +547,12 @@ pub async fn get_invoice(tx: &TenantTx<'_>, side: Side, id: Uuid) -> AppResult<O
             net: money_from_db(l.net),
             tax: money_from_db(l.tax),
             gross: money_from_db(l.gross),
+            discount: money_from_db(l.discount),
+            link: l.order_id.zip(l.order_line_no).map(|(order_id, order_line_no)| LineLink {
+                order_id,
+                order_line_no,
+                shipment: l.shipment_id.zip(l.shipment_line_no),
+            }),
         })
         .collect();
     Ok(Some((invoice_from(m)?, lines)))

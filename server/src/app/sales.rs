@@ -1,0 +1,1139 @@
+//! Order to cash: quotations become orders; confirming an order checks the customer's credit
+//! (and overdue invoices), the stock, and reserves it; deliveries issue stock at its valuation
+//! and post cost of goods sold; customer returns put it back and, when it was billed, credit
+//! it; invoices bill deliveries (or an order's services); an order shows its progress, its
+//! documents and its margin at any time.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::hooks::Hook;
+use super::inventory::{release_in, reserve_in};
+use super::receivables::{InvoiceInput, InvoiceLineInput, create_invoice_in, mapped, mapping, post_invoice_in};
+use super::stock_posting::{Movement, Source, post_movements};
+use super::trade::{
+    active_party, book_billing, create_order_in, load_order, not_editable, open_base, order_json, qty, save_header,
+};
+use super::{AppState, Change, Ctx, record};
+use crate::domain::ids::TenantId;
+use crate::domain::ledger::minor_unit_digits;
+use crate::domain::receivables::{self as ar, Side};
+use crate::domain::stock::is_stocked;
+use crate::domain::trade::{self as rules, Exposure, LineProgress, TradeSide};
+use crate::error::{AppError, AppResult, FieldError, Fields};
+use crate::store::receivables::{self as parties, Allocation, Invoice, InvoiceLine, InvoiceStatus, LineLink};
+use crate::store::stock::{self as stock_store, Item};
+use crate::store::trade::{self as store, Order, OrderLine, Shipment, ShipmentFilter, ShipmentLine};
+use crate::store::{Access, Page, TenantTx, tenants};
+
+const SALES: TradeSide = TradeSide::Sales;
+
+fn shipment_json(s: &Shipment, lines: &[ShipmentLine]) -> serde_json::Value {
+    serde_json::json!({
+        "number": s.number, "kind": s.kind, "party_id": s.party_id, "ship_date": s.ship_date,
+        "return_of": s.return_of, "value": s.value.to_string(),
+        "lines": lines.iter().map(|l| serde_json::json!({
+            "order_id": l.order_id, "order_line_no": l.order_line_no, "item_id": l.item_id,
+            "warehouse_id": l.warehouse_id, "quantity": l.quantity.to_string(), "value": l.value.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+// ================================================================ quotations
+
+/// Quotation actions: `send` (draft → sent), `lose` (with a reason), `cancel`.
+pub async fn quotation_action(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    action: &'static str,
+    reason: Option<String>,
+) -> AppResult<(Order, Vec<OrderLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (mut q, lines) = load_order(&tx, SALES, id, true).await?;
+    if q.kind != "quotation" {
+        return Err(AppError::NotFound { entity: "quotation" });
+    }
+    let before = order_json(&q, &lines);
+    let allowed = match action {
+        "send" => q.status == "draft",
+        "lose" | "cancel" => q.status == "draft" || q.status == "sent",
+        _ => false,
+    };
+    if !allowed {
+        return Err(not_editable(&q, action));
+    }
+    if action == "lose" {
+        let r = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+        match r {
+            None => return Err(AppError::field("reason", "say why the quotation was lost")),
+            Some(r) if r.chars().count() > 500 => {
+                return Err(AppError::field("reason", "must be at most 500 characters"));
+            }
+            Some(r) => q.reason = Some(r),
+        }
+    }
+    q.status = match action {
+        "send" => "sent",
+        "lose" => "lost",
+        _ => "cancelled",
+    }
+    .into();
+    save_header(&tx, &mut q, now).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            &format!("quotation.{action}"),
+            "quotation",
+            Some(id.to_string()),
+            Some(before),
+            Some(order_json(&q, &lines)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((q, lines))
+}
+
+/// The customer accepted: the quotation becomes a draft sales order with the same lines and
+/// prices (kept as quoted, whatever the lists say now).
+pub async fn accept_quotation(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    order_date: Option<NaiveDate>,
+) -> AppResult<(Order, Vec<OrderLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (mut q, qlines) = load_order(&tx, SALES, id, true).await?;
+    if q.kind != "quotation" {
+        return Err(AppError::NotFound { entity: "quotation" });
+    }
+    if q.status != "draft" && q.status != "sent" {
+        return Err(not_editable(&q, "accepted"));
+    }
+    let date = order_date.unwrap_or(now.date_naive());
+    if q.valid_until.is_some_and(|v| date > v) {
+        return Err(AppError::InvalidState {
+            entity: "quotation",
+            state: format!("{} expired on {}", q.number, q.valid_until.unwrap_or(date)),
+            action: "accepted (quote again)",
+        });
+    }
+    let before = order_json(&q, &qlines);
+    let input = super::trade::OrderInput {
+        party_id: q.party_id,
+        kind: "order".into(),
+        order_date: date,
+        expected_date: q.expected_date.filter(|d| *d >= date),
+        valid_until: None,
+        currency: Some(q.currency.clone()),
+        exchange_rate: None,
+        tax_inclusive: Some(q.tax_inclusive),
+        discount_percent: Some(q.discount_percent),
+        warehouse_id: q.warehouse_id,
+        reference: q.reference.clone(),
+        memo: Some(q.memo.clone()),
+        lines: qlines
+            .iter()
+            .map(|l| super::trade::OrderLineInput {
+                item_id: l.item_id,
+                description: Some(l.description.clone()),
+                warehouse_id: l.warehouse_id,
+                quantity: l.quantity,
+                unit_price: Some(l.unit_price),
+                discount_percent: Some(l.discount_percent),
+                discount_amount: Some(l.discount_amount),
+                tax_code_id: l.tax_code_id,
+                expected_date: l.expected_date.filter(|d| *d >= date),
+                request_id: None,
+                price_rule: Some(format!("as quoted on {}", q.number)),
+            })
+            .collect(),
+    };
+    let (order, lines) = create_order_in(&tx, ctx, SALES, input, Some(q.id), now).await?;
+    q.status = "accepted".into();
+    q.converted_to = Some(order.id);
+    save_header(&tx, &mut q, now).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("quotation.accept", "quotation", Some(id.to_string()), Some(before), Some(order_json(&q, &qlines))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((order, lines))
+}
+
+// ================================================================ confirming
+
+/// Confirms a draft sales order: overdue invoices and the credit limit first, then the
+/// validators (plugins), then stock per line, which is reserved. With `backorder`, lines short
+/// of stock reserve what there is and the rest waits; without it a shortage refuses.
+pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> AppResult<(Order, Vec<OrderLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (mut o, mut lines) = load_order(&tx, SALES, id, true).await?;
+    if o.kind != "order" {
+        return Err(AppError::InvalidState {
+            entity: "quotation",
+            state: o.number.clone(),
+            action: "confirmed (accept it to make an order)",
+        });
+    }
+    if o.status != "draft" {
+        return Err(not_editable(&o, "confirmed again"));
+    }
+    let before = order_json(&o, &lines);
+    let party = active_party(&tx, SALES, o.party_id).await?;
+    let settings = store::settings(&tx).await?;
+    let today = now.date_naive().max(o.order_date);
+    if settings.overdue_block_days.is_some() {
+        let oldest = store::oldest_open_invoice(&tx, party.id).await?;
+        if let Some(why) = rules::overdue_block(
+            oldest.as_ref().map(|(n, d, a)| (n.as_str(), *d, *a)),
+            today,
+            settings.overdue_block_days,
+        ) {
+            return Err(AppError::CreditCheck {
+                rule: "overdue",
+                detail: format!("Customer {} cannot order: {why}", party.code),
+            });
+        }
+    }
+    if let Some(limit) = party.credit_limit {
+        let (open_receivables, open_orders) = store::customer_exposure(&tx, party.id).await?;
+        let e = Exposure { limit, open_receivables, open_orders, this_order: o.gross_base };
+        if let Some((_, why)) = e.excess() {
+            return Err(AppError::CreditCheck {
+                rule: "credit_limit",
+                detail: format!("Customer {} is over its credit limit: {why}", party.code),
+            });
+        }
+    }
+    app.hooks.before(ctx.principal.tenant, Hook::SalesOrderConfirm, &order_json(&o, &lines))?;
+    let item_ids: Vec<Uuid> = lines.iter().map(|l| l.item_id).collect();
+    let items = stock_store::get_items(&tx, &item_ids).await?;
+    let pairs: Vec<(Uuid, Uuid)> = lines
+        .iter()
+        .filter(|l| items.get(&l.item_id).is_some_and(|i| is_stocked(&i.item_type)))
+        .filter_map(|l| l.warehouse_id.map(|w| (l.item_id, w)))
+        .collect();
+    let mut levels = stock_store::lock_levels(&tx, &pairs).await?;
+    let mut errors = Vec::new();
+    let mut plan: Vec<(usize, Decimal)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(w) = l.warehouse_id else { continue };
+        let Some(level) = levels.get_mut(&(l.item_id, w)) else { continue };
+        let available = (level.quantity - level.reserved).max(Decimal::ZERO);
+        let take = l.quantity.min(available);
+        if take < l.quantity && !backorder {
+            let sku = items.get(&l.item_id).map(|x| x.sku.clone()).unwrap_or_default();
+            errors.push(FieldError::new(
+                format!("lines[{i}].quantity"),
+                format!(
+                    "{} of {sku} available, {} ordered: short by {}",
+                    qty(available),
+                    qty(l.quantity),
+                    qty(l.quantity - take)
+                ),
+            ));
+        }
+        level.reserved += take;
+        plan.push((i, take));
+    }
+    if !errors.is_empty() {
+        let detail = format!(
+            "Not enough stock to confirm {}: {} (confirm with backorder to reserve what there is)",
+            o.number,
+            errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")
+        );
+        return Err(AppError::InsufficientStock { detail, errors });
+    }
+    for (i, take) in plan {
+        if take.is_zero() {
+            continue;
+        }
+        let l = &mut lines[i];
+        let w = l.warehouse_id.ok_or_else(|| AppError::internal("stocked line without warehouse"))?;
+        let r = reserve_in(
+            &tx,
+            l.item_id,
+            w,
+            take,
+            "sales_order",
+            &format!("{}:{}", o.id, l.line_no),
+            &format!("{} line {}", o.number, l.line_no),
+            now,
+        )
+        .await?;
+        l.reservation_id = Some(r.id);
+        store::save_order_line(&tx, o.id, l).await?;
+    }
+    o.status = "confirmed".into();
+    o.confirmed_at = Some(now);
+    o.confirmed_by = Some(ctx.principal.actor_uuid());
+    o.open_base = open_base(&o, minor_unit_digits(&tenants::current(&tx).await?.base_currency));
+    save_header(&tx, &mut o, now).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "sales_order.confirm",
+            "sales_order",
+            Some(id.to_string()),
+            Some(before),
+            Some(order_json(&o, &lines)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((o, lines))
+}
+
+/// Releases what is still reserved for an order's lines.
+async fn release_reservations(
+    tx: &TenantTx<'_>,
+    o: &Order,
+    lines: &mut [OrderLine],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for l in lines.iter_mut() {
+        let Some(rid) = l.reservation_id else { continue };
+        if let Some(mut r) = stock_store::get_reservation(tx, rid).await?
+            && r.status == "open"
+        {
+            release_in(tx, &mut r, None, false, now).await?;
+        }
+        l.reservation_id = None;
+        store::save_order_line(tx, o.id, l).await?;
+    }
+    Ok(())
+}
+
+/// `cancel`: a confirmed order nothing was delivered or billed on (or a draft);
+/// `close`: a confirmed order stops here, whatever is still to deliver is dropped.
+/// Both release the reservations.
+pub async fn order_action(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    action: &'static str,
+    reason: Option<String>,
+) -> AppResult<(Order, Vec<OrderLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (mut o, mut lines) = load_order(&tx, SALES, id, true).await?;
+    if o.kind != "order" {
+        return Err(AppError::NotFound { entity: "sales order" });
+    }
+    let before = order_json(&o, &lines);
+    match action {
+        "cancel" => {
+            if o.status != "draft" && o.status != "confirmed" {
+                return Err(not_editable(&o, "cancelled"));
+            }
+            if lines.iter().any(|l| !l.shipped.is_zero() || !l.invoiced.is_zero()) {
+                return Err(not_editable(&o, "cancelled: goods were delivered or billed (close it instead)"));
+            }
+            o.status = "cancelled".into();
+        }
+        _ => {
+            if o.status != "confirmed" {
+                return Err(not_editable(&o, "closed (only confirmed orders are)"));
+            }
+            o.status = "closed".into();
+        }
+    }
+    release_reservations(&tx, &o, &mut lines, now).await?;
+    o.reason = reason.map(|r| r.trim().chars().take(500).collect::<String>()).filter(|r| !r.is_empty());
+    o.open_base = Decimal::ZERO;
+    save_header(&tx, &mut o, now).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            &format!("sales_order.{action}"),
+            "sales_order",
+            Some(id.to_string()),
+            Some(before),
+            Some(order_json(&o, &lines)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((o, lines))
+}
+
+// ================================================================ deliveries
+
+pub struct DeliveryLineInput {
+    pub order_id: Uuid,
+    pub line_no: i32,
+    pub quantity: Decimal,
+    /// Default: the order line's warehouse.
+    pub warehouse_id: Option<Uuid>,
+    pub batch_id: Option<Uuid>,
+}
+
+pub struct DeliveryInput {
+    pub customer_id: Uuid,
+    pub date: NaiveDate,
+    pub reference: Option<String>,
+    pub memo: Option<String>,
+    pub lines: Vec<DeliveryLineInput>,
+}
+
+fn check_text(f: &mut Fields, field: &str, v: Option<String>, max: usize) -> Option<String> {
+    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())?;
+    if v.chars().count() > max {
+        f.push(field, format!("must be at most {max} characters"));
+    }
+    Some(v)
+}
+
+/// Delivers order lines (of one or more of the customer's confirmed orders): stock leaves at
+/// its valuation against cost of goods sold, reservations are consumed.
+pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResult<(Shipment, Vec<ShipmentLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let mut f = Fields::new();
+    if input.lines.is_empty() {
+        f.push("lines", "a delivery needs at least one line");
+    }
+    if input.lines.len() > 500 {
+        f.push("lines", "a delivery has at most 500 lines");
+    }
+    let reference = check_text(&mut f, "reference", input.reference, 100);
+    let memo = check_text(&mut f, "memo", input.memo, 500).unwrap_or_default();
+    let party = parties::get_party(&tx, Side::Receivable, input.customer_id)
+        .await?
+        .ok_or_else(|| AppError::field("customer_id", "no such customer"))?;
+    let order_ids: Vec<Uuid> = input.lines.iter().map(|l| l.order_id).collect();
+    let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
+    let item_ids: Vec<Uuid> = orders.iter().flat_map(|(_, ls)| ls.iter().map(|l| l.item_id)).collect();
+    let items: HashMap<Uuid, Item> = stock_store::get_items(&tx, &item_ids).await?;
+    let mut wanted: HashMap<(Uuid, i32), Decimal> = HashMap::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        let at = |x: &str| format!("lines[{i}].{x}");
+        let Some((o, ols)) = orders.iter().find(|(o, _)| o.id == l.order_id && o.side == SALES && o.kind == "order")
+        else {
+            f.push(at("order_id"), "no such sales order");
+            continue;
+        };
+        if o.party_id != party.id {
+            f.push(at("order_id"), format!("{} is another customer's order", o.number));
+            continue;
+        }
+        if o.status != "confirmed" {
+            f.push(at("order_id"), format!("{} is {}; only confirmed orders are delivered", o.number, o.status));
+            continue;
+        }
+        let Some(ol) = ols.iter().find(|x| x.line_no == l.line_no) else {
+            f.push(at("line_no"), format!("{} has no line {}", o.number, l.line_no));
+            continue;
+        };
+        let item = items.get(&ol.item_id);
+        if item.is_some_and(|x| !is_stocked(&x.item_type)) {
+            f.push(at("line_no"), format!("{} line {} is a service; bill it from the order", o.number, l.line_no));
+            continue;
+        }
+        if item.is_some_and(|x| x.batch_tracked) && l.batch_id.is_none() {
+            f.push(at("batch_id"), "is required: the item is batch-tracked");
+        }
+        if l.quantity <= Decimal::ZERO {
+            f.push(at("quantity"), "must be positive");
+            continue;
+        }
+        if l.quantity.normalize().scale() > 4 {
+            f.push(at("quantity"), "has more than 4 decimal places");
+        }
+        let total = wanted.entry((o.id, ol.line_no)).or_default();
+        *total += l.quantity;
+        let left = ol.quantity - ol.shipped;
+        if *total > left {
+            f.push(
+                at("quantity"),
+                format!(
+                    "{} is more than the {} still to deliver on {} line {} ({} ordered, {} delivered)",
+                    qty(*total),
+                    qty(left.max(Decimal::ZERO)),
+                    o.number,
+                    ol.line_no,
+                    qty(ol.quantity),
+                    qty(ol.shipped)
+                ),
+            );
+        }
+    }
+    f.finish()?;
+    let cogs = mapped(&mapping(&tx).await?, "cost_of_goods_sold")?;
+    let id = Uuid::now_v7();
+    // Reservations are consumed first, so the stock they held is free to leave.
+    let mut moves = Vec::with_capacity(input.lines.len());
+    for (i, l) in input.lines.iter().enumerate() {
+        let (_, ols) =
+            orders.iter_mut().find(|(o, _)| o.id == l.order_id).ok_or_else(|| AppError::internal("order"))?;
+        let ol = ols.iter_mut().find(|x| x.line_no == l.line_no).ok_or_else(|| AppError::internal("line"))?;
+        let warehouse = l.warehouse_id.or(ol.warehouse_id).ok_or_else(|| AppError::internal("no warehouse"))?;
+        if let Some(rid) = ol.reservation_id
+            && let Some(mut r) = stock_store::get_reservation(&tx, rid).await?
+            && r.status == "open"
+            && r.warehouse_id == warehouse
+        {
+            let q = l.quantity.min(r.open_quantity);
+            release_in(&tx, &mut r, Some(q), true, now).await?;
+        }
+        moves.push(Movement {
+            item_id: ol.item_id,
+            warehouse_id: warehouse,
+            bin_id: None,
+            batch_id: l.batch_id,
+            kind: "delivery",
+            quantity: -l.quantity,
+            value: None,
+            counter_account_id: cogs,
+            line_no: Some(i32::try_from(i + 1).map_err(AppError::internal)?),
+            pair_index: None,
+            pair_entry_id: None,
+            layer_entry_id: None,
+            field: format!("lines[{i}].quantity"),
+        });
+    }
+    let source = Source {
+        document_id: id,
+        date: input.date,
+        source_type: "delivery",
+        memo: format!("Delivery to {}", party.name),
+        created_by: Some(ctx.principal.actor_uuid()),
+        numbering: Some(("delivery".into(), "DN")),
+    };
+    let posted = post_movements(&tx, &source, &moves, now).await?;
+    let mut slines = Vec::with_capacity(input.lines.len());
+    for (i, (l, e)) in input.lines.iter().zip(posted.movements.iter()).enumerate() {
+        let (_, ols) =
+            orders.iter_mut().find(|(o, _)| o.id == l.order_id).ok_or_else(|| AppError::internal("order"))?;
+        let ol = ols.iter_mut().find(|x| x.line_no == l.line_no).ok_or_else(|| AppError::internal("line"))?;
+        let value = -e.value;
+        ol.shipped += l.quantity;
+        ol.cost += value;
+        slines.push(ShipmentLine {
+            line_no: i32::try_from(i + 1).map_err(AppError::internal)?,
+            order_id: l.order_id,
+            order_line_no: l.line_no,
+            item_id: ol.item_id,
+            warehouse_id: e.warehouse_id,
+            batch_id: l.batch_id,
+            quantity: l.quantity,
+            value,
+            returned: Decimal::ZERO,
+            invoiced: Decimal::ZERO,
+            return_of_line: None,
+            stock_entry_id: Some(e.id),
+        });
+    }
+    let s = Shipment {
+        id,
+        side: SALES,
+        kind: "delivery".into(),
+        number: posted.number.clone().unwrap_or_default(),
+        party_id: party.id,
+        ship_date: input.date,
+        return_of: None,
+        reference,
+        memo,
+        value: slines.iter().map(|l| l.value).sum(),
+        created_by: Some(ctx.principal.actor_uuid()),
+        created_at: now,
+    };
+    store::insert_shipment(&tx, &s, &slines).await?;
+    for (o, ols) in &mut orders {
+        for ol in ols.iter() {
+            if input.lines.iter().any(|l| l.order_id == o.id && l.line_no == ol.line_no) {
+                store::save_order_line(&tx, o.id, ol).await?;
+            }
+        }
+        save_header(&tx, o, now).await?;
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("delivery.create", "delivery", Some(id.to_string()), None, Some(shipment_json(&s, &slines))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((s, slines))
+}
+
+// ================================================================ invoicing
+
+/// What one invoice line bills of an order line: its quantity and its share of the discount.
+fn bill_line(o: &Order, ol: &OrderLine, q: Decimal, revenue: Uuid, shipment: Option<(Uuid, i32)>) -> InvoiceLineInput {
+    let digits = minor_unit_digits(&o.currency);
+    InvoiceLineInput {
+        description: ol.description.clone(),
+        account_id: Some(revenue),
+        item_id: Some(ol.item_id),
+        quantity: q,
+        unit_price: ol.unit_price,
+        tax_code_id: ol.tax_code_id,
+        discount: rules::share(ol.discount, ol.invoiced, ol.invoiced + q, ol.quantity, digits),
+        link: Some(LineLink { order_id: o.id, order_line_no: ol.line_no, shipment }),
+        fixed_base: None,
+    }
+}
+
+/// Makes and posts one sales invoice (or credit note) for lines of the customer's orders,
+/// then books what it billed on the orders and shipments.
+#[allow(clippy::too_many_arguments)]
+async fn issue(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    customer: Uuid,
+    order: &Order,
+    date: NaiveDate,
+    exchange_rate: Option<Decimal>,
+    due_date: Option<NaiveDate>,
+    credit_note_of: Option<Uuid>,
+    memo: String,
+    lines: Vec<InvoiceLineInput>,
+    source: (String, String),
+    now: DateTime<Utc>,
+) -> AppResult<(Invoice, Vec<InvoiceLine>, Vec<Allocation>)> {
+    let input = InvoiceInput {
+        party_id: customer,
+        is_credit_note: credit_note_of.is_some() || source.0 == "sales_return",
+        credit_note_of,
+        invoice_date: date,
+        due_date,
+        currency: Some(order.currency.clone()),
+        exchange_rate,
+        tax_inclusive: Some(order.tax_inclusive),
+        reference: Some(order.reference.clone().unwrap_or_else(|| order.number.clone())),
+        memo: Some(memo),
+        lines,
+        source: Some(source),
+    };
+    let (inv, ilines, fixed) = create_invoice_in(tx, ctx, Side::Receivable, input, now).await?;
+    let (inv, allocations) = post_invoice_in(tx, ctx, inv, &ilines, &fixed, now).await?;
+    book_billing(tx, &inv, &ilines, Decimal::ONE, now).await?;
+    Ok((inv, ilines, allocations))
+}
+
+pub struct InvoiceDeliveriesInput {
+    pub delivery_ids: Vec<Uuid>,
+    pub invoice_date: NaiveDate,
+    pub exchange_rate: Option<Decimal>,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Bills what is left to bill on deliveries (delivered less returned less already invoiced),
+/// at the order lines' prices and discounts, on one invoice. The deliveries must be the same
+/// customer's, of orders in one currency.
+pub async fn invoice_deliveries(
+    app: &AppState,
+    ctx: &Ctx,
+    input: InvoiceDeliveriesInput,
+) -> AppResult<(Invoice, Vec<InvoiceLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    if input.delivery_ids.is_empty() {
+        return Err(AppError::field("delivery_ids", "name at least one delivery"));
+    }
+    let shipments = store::get_shipments(&tx, &input.delivery_ids).await?;
+    let mut f = Fields::new();
+    for (i, id) in input.delivery_ids.iter().enumerate() {
+        match shipments.iter().find(|(s, _)| s.id == *id) {
+            None => f.push(format!("delivery_ids[{i}]"), "no such delivery"),
+            Some((s, _)) if s.side != SALES || s.kind != "delivery" => {
+                f.push(format!("delivery_ids[{i}]"), format!("{} is not a delivery to a customer", s.number))
+            }
+            _ => {}
+        }
+    }
+    f.finish()?;
+    let customer = shipments[0].0.party_id;
+    if shipments.iter().any(|(s, _)| s.party_id != customer) {
+        return Err(AppError::field("delivery_ids", "the deliveries are to different customers; bill them apart"));
+    }
+    let order_ids: Vec<Uuid> = shipments.iter().flat_map(|(_, ls)| ls.iter().map(|l| l.order_id)).collect();
+    let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
+    let currencies: std::collections::BTreeSet<&str> = orders.iter().map(|(o, _)| o.currency.as_str()).collect();
+    if currencies.len() > 1 {
+        return Err(AppError::field(
+            "delivery_ids",
+            format!(
+                "the orders are in {}; bill each currency on its own invoice",
+                currencies.into_iter().collect::<Vec<_>>().join(" and ")
+            ),
+        ));
+    }
+    let revenue = mapped(&mapping(&tx).await?, "revenue")?;
+    let mut lines = Vec::new();
+    for (s, slines) in &shipments {
+        for sl in slines {
+            let billable = sl.quantity - sl.returned - sl.invoiced;
+            if billable <= Decimal::ZERO {
+                continue;
+            }
+            let (o, ols) =
+                orders.iter_mut().find(|(o, _)| o.id == sl.order_id).ok_or_else(|| AppError::internal("order"))?;
+            let ol =
+                ols.iter_mut().find(|x| x.line_no == sl.order_line_no).ok_or_else(|| AppError::internal("line"))?;
+            lines.push(bill_line(o, ol, billable, revenue, Some((s.id, sl.line_no))));
+            // Later lines of the same order line take their discount share after this one.
+            ol.invoiced += billable;
+        }
+    }
+    if lines.is_empty() {
+        let numbers: Vec<&str> = shipments.iter().map(|(s, _)| s.number.as_str()).collect();
+        return Err(AppError::Conflict(format!(
+            "nothing is left to invoice on {}: everything delivered is invoiced or returned",
+            numbers.join(", ")
+        )));
+    }
+    let first = orders[0].0.clone();
+    let numbers: Vec<String> = shipments.iter().map(|(s, _)| s.number.clone()).collect();
+    let (inv, ilines, _) = issue(
+        &tx,
+        ctx,
+        customer,
+        &first,
+        input.invoice_date,
+        input.exchange_rate,
+        input.due_date,
+        None,
+        format!("Deliveries {}", numbers.join(", ")),
+        lines,
+        ("delivery".into(), numbers.join(",")),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((inv, ilines))
+}
+
+/// Bills an order's services (lines that do not ship) not yet billed.
+pub async fn invoice_order(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    date: NaiveDate,
+    exchange_rate: Option<Decimal>,
+    due_date: Option<NaiveDate>,
+) -> AppResult<(Invoice, Vec<InvoiceLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (o, lines) = load_order(&tx, SALES, id, true).await?;
+    if o.kind != "order" || (o.status != "confirmed" && o.status != "closed") {
+        return Err(not_editable(&o, "invoiced (confirm it first)"));
+    }
+    let items = stock_store::get_items(&tx, &lines.iter().map(|l| l.item_id).collect::<Vec<_>>()).await?;
+    let revenue = mapped(&mapping(&tx).await?, "revenue")?;
+    let mut bill = Vec::new();
+    for ol in &lines {
+        if items.get(&ol.item_id).is_some_and(|i| is_stocked(&i.item_type)) {
+            continue;
+        }
+        let left = ol.quantity - ol.invoiced;
+        if left > Decimal::ZERO {
+            bill.push(bill_line(&o, ol, left, revenue, None));
+        }
+    }
+    if bill.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "nothing on {} can be invoiced from the order: its services are billed and its goods are billed from their deliveries",
+            o.number
+        )));
+    }
+    let (inv, ilines, _) = issue(
+        &tx,
+        ctx,
+        o.party_id,
+        &o,
+        date,
+        exchange_rate,
+        due_date,
+        None,
+        format!("Order {}", o.number),
+        bill,
+        ("sales_order".into(), o.number.clone()),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((inv, ilines))
+}
+
+// ================================================================ returns
+
+pub struct ReturnLineInput {
+    /// The delivery line it returns.
+    pub line_no: i32,
+    pub quantity: Decimal,
+}
+
+pub struct ReturnInput {
+    pub date: NaiveDate,
+    pub reason: Option<String>,
+    pub lines: Vec<ReturnLineInput>,
+    pub exchange_rate: Option<Decimal>,
+}
+
+/// A customer sends goods of a delivery back: stock comes back at the cost it left with, cost
+/// of goods sold is reversed, and what was already billed of it is credited on a credit note
+/// (settled against the invoice when one invoice billed it all).
+pub async fn return_delivery(
+    app: &AppState,
+    ctx: &Ctx,
+    delivery_id: Uuid,
+    input: ReturnInput,
+) -> AppResult<(Shipment, Vec<ShipmentLine>, Option<Invoice>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (d, mut dlines) = store::get_shipments(&tx, &[delivery_id])
+        .await?
+        .into_iter()
+        .next()
+        .filter(|(s, _)| s.side == SALES && s.kind == "delivery")
+        .ok_or(AppError::NotFound { entity: "delivery" })?;
+    let mut f = Fields::new();
+    let reason = check_text(&mut f, "reason", input.reason, 500);
+    if input.lines.is_empty() {
+        f.push("lines", "a return needs at least one line");
+    }
+    if input.date < d.ship_date {
+        f.push("date", format!("must not be before the delivery ({})", d.ship_date));
+    }
+    let mut wanted: HashMap<i32, Decimal> = HashMap::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        let at = |x: &str| format!("lines[{i}].{x}");
+        let Some(dl) = dlines.iter().find(|x| x.line_no == l.line_no) else {
+            f.push(at("line_no"), format!("{} has no line {}", d.number, l.line_no));
+            continue;
+        };
+        if l.quantity <= Decimal::ZERO {
+            f.push(at("quantity"), "must be positive");
+            continue;
+        }
+        let total = wanted.entry(l.line_no).or_default();
+        *total += l.quantity;
+        if *total > dl.quantity - dl.returned {
+            f.push(
+                at("quantity"),
+                format!(
+                    "{} is more than the {} of {} line {} not yet returned",
+                    qty(*total),
+                    qty(dl.quantity - dl.returned),
+                    d.number,
+                    l.line_no
+                ),
+            );
+        }
+    }
+    f.finish()?;
+    let order_ids: Vec<Uuid> = dlines.iter().map(|l| l.order_id).collect();
+    let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
+    let cogs = mapped(&mapping(&tx).await?, "cost_of_goods_sold")?;
+    let digits = minor_unit_digits(&tenants::current(&tx).await?.base_currency);
+    let id = Uuid::now_v7();
+    let mut moves = Vec::new();
+    let mut values = Vec::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        let dl = dlines.iter_mut().find(|x| x.line_no == l.line_no).ok_or_else(|| AppError::internal("line"))?;
+        let value = rules::share(dl.value, dl.returned, dl.returned + l.quantity, dl.quantity, digits);
+        dl.returned += l.quantity;
+        values.push(value);
+        moves.push(Movement {
+            item_id: dl.item_id,
+            warehouse_id: dl.warehouse_id,
+            bin_id: None,
+            batch_id: dl.batch_id,
+            kind: "sales_return",
+            quantity: l.quantity,
+            value: Some(value),
+            counter_account_id: cogs,
+            line_no: Some(i32::try_from(i + 1).map_err(AppError::internal)?),
+            pair_index: None,
+            pair_entry_id: None,
+            layer_entry_id: None,
+            field: format!("lines[{i}].quantity"),
+        });
+    }
+    let party = parties::get_party(&tx, Side::Receivable, d.party_id)
+        .await?
+        .ok_or(AppError::NotFound { entity: "customer" })?;
+    let source = Source {
+        document_id: id,
+        date: input.date,
+        source_type: "sales_return",
+        memo: format!("Return from {} of {}", party.name, d.number),
+        created_by: Some(ctx.principal.actor_uuid()),
+        numbering: Some(("sales_return".into(), "RMA")),
+    };
+    let posted = post_movements(&tx, &source, &moves, now).await?;
+    let revenue = mapped(&mapping(&tx).await?, "revenue")?;
+    let mut rlines = Vec::new();
+    let mut credit: Vec<InvoiceLineInput> = Vec::new();
+    for (i, ((l, e), value)) in input.lines.iter().zip(posted.movements.iter()).zip(values).enumerate() {
+        let dl = dlines.iter_mut().find(|x| x.line_no == l.line_no).ok_or_else(|| AppError::internal("line"))?;
+        let (o, ols) =
+            orders.iter_mut().find(|(o, _)| o.id == dl.order_id).ok_or_else(|| AppError::internal("order"))?;
+        let ol = ols.iter_mut().find(|x| x.line_no == dl.order_line_no).ok_or_else(|| AppError::internal("line"))?;
+        ol.returned += l.quantity;
+        ol.cost -= value;
+        // Billed beyond what the customer keeps: credit the difference.
+        let over = (dl.invoiced - (dl.quantity - dl.returned)).max(Decimal::ZERO);
+        if over > Decimal::ZERO {
+            let digits = minor_unit_digits(&o.currency);
+            credit.push(InvoiceLineInput {
+                description: ol.description.clone(),
+                account_id: Some(revenue),
+                item_id: Some(ol.item_id),
+                quantity: over,
+                unit_price: ol.unit_price,
+                tax_code_id: ol.tax_code_id,
+                discount: rules::share(ol.discount, ol.invoiced - over, ol.invoiced, ol.quantity, digits),
+                link: Some(LineLink { order_id: o.id, order_line_no: ol.line_no, shipment: Some((d.id, dl.line_no)) }),
+                fixed_base: None,
+            });
+            ol.invoiced -= over;
+            dl.invoiced -= over;
+        }
+        rlines.push(ShipmentLine {
+            line_no: i32::try_from(i + 1).map_err(AppError::internal)?,
+            order_id: dl.order_id,
+            order_line_no: dl.order_line_no,
+            item_id: dl.item_id,
+            warehouse_id: dl.warehouse_id,
+            batch_id: dl.batch_id,
+            quantity: l.quantity,
+            value,
+            returned: Decimal::ZERO,
+            invoiced: Decimal::ZERO,
+            return_of_line: Some(dl.line_no),
+            stock_entry_id: Some(e.id),
+        });
+    }
+    let s = Shipment {
+        id,
+        side: SALES,
+        kind: "return".into(),
+        number: posted.number.clone().unwrap_or_default(),
+        party_id: d.party_id,
+        ship_date: input.date,
+        return_of: Some(d.id),
+        reference: None,
+        memo: reason.unwrap_or_default(),
+        value: rlines.iter().map(|l| l.value).sum(),
+        created_by: Some(ctx.principal.actor_uuid()),
+        created_at: now,
+    };
+    store::insert_shipment(&tx, &s, &rlines).await?;
+    // The delivery's returned quantities; its invoiced ones move with the credit note below.
+    for dl in &dlines {
+        let mut saved = dl.clone();
+        if let Some(c) = credit.iter().find(|c| c.link.is_some_and(|k| k.shipment == Some((d.id, dl.line_no)))) {
+            saved.invoiced += c.quantity;
+        }
+        store::save_shipment_line(&tx, d.id, &saved).await?;
+    }
+    for (o, ols) in &mut orders {
+        for ol in ols.iter() {
+            let mut saved = ol.clone();
+            for c in
+                credit.iter().filter(|c| c.link.is_some_and(|k| k.order_id == o.id && k.order_line_no == ol.line_no))
+            {
+                saved.invoiced += c.quantity;
+            }
+            store::save_order_line(&tx, o.id, &saved).await?;
+        }
+    }
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "sales_return.create",
+            "sales_return",
+            Some(id.to_string()),
+            None,
+            Some(shipment_json(&s, &rlines)),
+        ),
+    )
+    .await?;
+    let mut note = None;
+    if !credit.is_empty() {
+        // Settle against the invoice when a single posted invoice billed this delivery.
+        let billed = invoices_billing_shipment(&tx, d.id).await?;
+        let of = match billed.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let order = orders[0].0.clone();
+        let (inv, _, _) = issue(
+            &tx,
+            ctx,
+            d.party_id,
+            &order,
+            input.date,
+            input.exchange_rate,
+            None,
+            of,
+            format!("Return {} of {}", s.number, d.number),
+            credit,
+            ("sales_return".into(), s.number.clone()),
+            now,
+        )
+        .await?;
+        note = Some(inv);
+    } else {
+        for (o, _) in &mut orders {
+            save_header(&tx, o, now).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok((s, rlines, note))
+}
+
+/// Posted sales invoices (not credit notes) with lines billing a shipment.
+async fn invoices_billing_shipment(tx: &TenantTx<'_>, shipment: Uuid) -> AppResult<Vec<Uuid>> {
+    let order_ids: Vec<Uuid> = store::get_shipments(tx, &[shipment])
+        .await?
+        .into_iter()
+        .flat_map(|(_, ls)| ls.into_iter().map(|l| l.order_id))
+        .collect();
+    let mut out = Vec::new();
+    for o in order_ids {
+        for id in store::invoices_of_order(tx, o).await? {
+            if out.contains(&id) {
+                continue;
+            }
+            if let Some((inv, lines)) = parties::get_invoice(tx, Side::Receivable, id).await?
+                && !inv.is_credit_note
+                && inv.status == InvoiceStatus::Posted
+                && lines.iter().any(|l| l.link.is_some_and(|k| k.shipment.map(|s| s.0) == Some(shipment)))
+            {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ================================================================ reading
+
+pub async fn get_shipment(
+    app: &AppState,
+    tenant: TenantId,
+    side: TradeSide,
+    id: Uuid,
+) -> AppResult<(Shipment, Vec<ShipmentLine>)> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let s = store::get_shipments(&tx, &[id]).await?.into_iter().next().filter(|(s, _)| s.side == side);
+    tx.commit().await?;
+    s.ok_or(AppError::NotFound { entity: if side == SALES { "delivery" } else { "goods receipt" } })
+}
+
+pub async fn list_shipments(
+    app: &AppState,
+    tenant: TenantId,
+    side: TradeSide,
+    f: &ShipmentFilter,
+    page: &Page,
+) -> AppResult<Vec<Shipment>> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let l = store::list_shipments(&tx, side, f, page).await?;
+    tx.commit().await?;
+    Ok(l)
+}
+
+/// An order with everything that happened to it.
+pub struct OrderOverview {
+    pub order: Order,
+    pub lines: Vec<OrderLine>,
+    /// draft | confirmed | partly_delivered | delivered | invoiced | paid | closed | cancelled
+    /// (quotations: their own status).
+    pub progress: String,
+    pub delivery_status: &'static str,
+    pub billing_status: &'static str,
+    pub shipments: Vec<Shipment>,
+    pub invoices: Vec<Invoice>,
+    pub allocations: Vec<Allocation>,
+    /// Base currency: revenue billed (net of credit notes), cost of goods issued (net of
+    /// returns), and the difference.
+    pub revenue: Decimal,
+    pub cost: Decimal,
+    pub margin: Decimal,
+}
+
+pub async fn overview(app: &AppState, tenant: TenantId, side: TradeSide, id: Uuid) -> AppResult<OrderOverview> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let (order, lines) = load_order(&tx, side, id, false).await?;
+    let items = stock_store::get_items(&tx, &lines.iter().map(|l| l.item_id).collect::<Vec<_>>()).await?;
+    let shipments = store::shipments_of_order(&tx, id).await?.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+    let invoice_side = side.invoice_side();
+    let mut invoices = Vec::new();
+    let mut revenue = Decimal::ZERO;
+    let base_digits = minor_unit_digits(&tenants::current(&tx).await?.base_currency);
+    for inv_id in store::invoices_of_order(&tx, id).await? {
+        let Some((inv, ilines)) = parties::get_invoice(&tx, invoice_side, inv_id).await? else { continue };
+        if inv.status == InvoiceStatus::Posted {
+            let net: Decimal = ilines.iter().filter(|l| l.link.is_some_and(|k| k.order_id == id)).map(|l| l.net).sum();
+            let base = ar::to_base(net, inv.exchange_rate, base_digits);
+            revenue += if inv.is_credit_note { -base } else { base };
+        }
+        invoices.push(inv);
+    }
+    let ids: Vec<Uuid> = invoices.iter().map(|i| i.id).collect();
+    let allocations = parties::allocations_of_invoices(&tx, &ids).await?;
+    tx.commit().await?;
+    let cost: Decimal = lines.iter().map(|l| l.cost).sum();
+    let progress_lines: Vec<LineProgress> = lines
+        .iter()
+        .map(|l| LineProgress {
+            quantity: if order.status == "closed" { l.shipped.min(l.quantity) } else { l.quantity },
+            ships: items.get(&l.item_id).is_some_and(|i| is_stocked(&i.item_type)),
+            shipped: l.shipped,
+            returned: l.returned,
+            invoiced: l.invoiced,
+        })
+        .collect();
+    let (delivery_status, billing_status) = rules::progress(&progress_lines);
+    let paid = invoices
+        .iter()
+        .filter(|i| i.status == InvoiceStatus::Posted && !i.is_credit_note)
+        .all(|i| i.open_amount.is_zero())
+        && !invoices.is_empty();
+    let progress = match order.status.as_str() {
+        "confirmed" | "closed" if billing_status == "invoiced" && paid => "paid",
+        "confirmed" if billing_status == "invoiced" => "invoiced",
+        "confirmed" if delivery_status == "delivered" => "delivered",
+        "confirmed" if delivery_status == "partly_delivered" => "partly_delivered",
+        other => other,
+    }
+    .to_owned();
+    Ok(OrderOverview {
+        order,
+        lines,
+        progress,
+        delivery_status,
+        billing_status,
+        shipments,
+        invoices,
+        allocations,
+        revenue,
+        cost,
+        margin: revenue - cost,
+    })
+}
