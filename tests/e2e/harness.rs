@@ -89,6 +89,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("MERIDIAN_TEST_LOG").is_some() {
+        // The server's logs (RUST_LOG filters), e.g. to see what a 500 was.
+        meridian::telemetry::init();
+    }
     let data_dir = tempfile::tempdir().unwrap();
     let url = match backend {
         Backend::Sqlite => format!("sqlite://{}?mode=rwc", data_dir.path().join("test.db").display()),

@@ -16,3 +16,4 @@ mod stock;
 mod stock_properties;
 mod subscription;
 mod tenancy;
+mod trade;

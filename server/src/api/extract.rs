@@ -149,6 +149,18 @@ needs!(
     CustomersWrite = Sales:Write | Finance:Write,
     SuppliersRead = Purchasing:Read | Finance:Read,
     SuppliersWrite = Purchasing:Write | Finance:Write,
+    SalesRead = Sales:Read,
+    SalesWrite = Sales:Write,
+    PurchasingRead = Purchasing:Read,
+    PurchasingWrite = Purchasing:Write,
+    PurchasingApprove = Purchasing:Approve,
+    TradeRead = Sales:Read | Purchasing:Read,
+    TradeSettingsWrite = Sales:Approve | Purchasing:Approve,
+    PriceListsRead = Sales:Read | Purchasing:Read,
+    PriceListsWrite = Sales:Write | Purchasing:Write,
+    BillingWrite = Sales:Write | Finance:Write,
+    PayablesWrite = Purchasing:Write | Finance:Write,
+    HoldRelease = Purchasing:Approve | Finance:Approve,
 );
 
 /// The caller, proven to hold `P` and to be entitled to its module.

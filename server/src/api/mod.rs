@@ -14,6 +14,7 @@ pub mod problem;
 pub mod receivables;
 pub mod statements;
 pub mod stock;
+pub mod trade;
 pub mod views;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -163,7 +164,55 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(stock::stock_valuation)
         .service(stock::low_stock)
         .service(stock::overstock)
-        .service(stock::expiring_batches);
+        .service(stock::expiring_batches)
+        .service(trade::get_trade_settings)
+        .service(trade::set_trade_settings)
+        .service(trade::list_price_lists)
+        .service(trade::create_price_list)
+        .service(trade::get_price_list)
+        .service(trade::replace_price_list)
+        .service(trade::price_quote)
+        .service(trade::list_sales_orders)
+        .service(trade::create_sales_order)
+        .service(trade::get_sales_order)
+        .service(trade::update_sales_order)
+        .service(trade::delete_sales_order)
+        .service(trade::confirm_sales_order)
+        .service(trade::cancel_sales_order)
+        .service(trade::close_sales_order)
+        .service(trade::send_quotation)
+        .service(trade::lose_quotation)
+        .service(trade::accept_quotation)
+        .service(trade::invoice_sales_order)
+        .service(trade::list_deliveries)
+        .service(trade::create_delivery)
+        .service(trade::get_delivery)
+        .service(trade::return_delivery)
+        .service(trade::invoice_deliveries)
+        .service(trade::list_purchase_requests)
+        .service(trade::create_purchase_request)
+        .service(trade::purchase_requests_from_low_stock)
+        .service(trade::get_purchase_request)
+        .service(trade::submit_purchase_request)
+        .service(trade::approve_purchase_request)
+        .service(trade::reject_purchase_request)
+        .service(trade::cancel_purchase_request)
+        .service(trade::purchase_orders_from_requests)
+        .service(trade::list_purchase_orders)
+        .service(trade::create_purchase_order)
+        .service(trade::get_purchase_order)
+        .service(trade::update_purchase_order)
+        .service(trade::delete_purchase_order)
+        .service(trade::approve_purchase_order)
+        .service(trade::cancel_purchase_order)
+        .service(trade::close_purchase_order)
+        .service(trade::list_goods_receipts)
+        .service(trade::create_goods_receipt)
+        .service(trade::get_goods_receipt)
+        .service(trade::return_goods_receipt)
+        .service(trade::invoice_receipts)
+        .service(trade::release_supplier_invoice)
+        .service(trade::supplier_performance);
 }
 
 /// Routes under `/operator/v1`.

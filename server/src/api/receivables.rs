@@ -598,7 +598,12 @@ pub struct InvoiceView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn invoice_view(i: Invoice, lines: Vec<InvoiceLine>, allocations: Vec<Allocation>, base: &str) -> InvoiceView {
+pub(crate) fn invoice_view(
+    i: Invoice,
+    lines: Vec<InvoiceLine>,
+    allocations: Vec<Allocation>,
+    base: &str,
+) -> InvoiceView {
     let cur = i.currency.clone();
     let settlement = (i.status == InvoiceStatus::Posted).then(|| {
         if i.open_amount.is_zero() {

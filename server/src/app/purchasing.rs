@@ -730,7 +730,18 @@ pub async fn receive(app: &AppState, ctx: &Ctx, input: ReceiptInput) -> AppResul
         created_by: Some(ctx.principal.actor_uuid()),
         numbering: Some(("goods_receipt".into(), "GRN")),
     };
+    let doc = super::trade::open_stock_document(
+        &tx,
+        id,
+        "purchase_receipt",
+        source.date,
+        &source.memo,
+        source.created_by,
+        now,
+    )
+    .await?;
     let posted = post_movements(&tx, &source, &moves, now).await?;
+    super::trade::close_stock_document(&tx, doc, &posted).await?;
     let mut slines = Vec::new();
     for (i, (l, e)) in input.lines.iter().zip(posted.movements.iter()).enumerate() {
         let (_, ols) =
@@ -1135,7 +1146,18 @@ pub async fn return_receipt(
         created_by: Some(ctx.principal.actor_uuid()),
         numbering: Some(("purchase_return".into(), "RTV")),
     };
+    let doc = super::trade::open_stock_document(
+        &tx,
+        id,
+        "purchase_return",
+        source.date,
+        &source.memo,
+        source.created_by,
+        now,
+    )
+    .await?;
     let posted = post_movements(&tx, &source, &moves, now).await?;
+    super::trade::close_stock_document(&tx, doc, &posted).await?;
     // The stock left at its valuation against goods received not invoiced. For the unbilled
     // part GRNI must take back what the goods were received at (the difference goes to
     // variance); for the billed part the supplier's credit note clears GRNI at the stock value.
@@ -1155,12 +1177,15 @@ pub async fn return_receipt(
         ol.returned += *q;
         ol.cost -= stock_value;
         if *billed > Decimal::ZERO {
+            // Credited as it was billed: the price and tax of the latest invoice of the line.
+            let (price, tax) =
+                billed_terms(&tx, rl.order_id, r.id, *line_no).await?.unwrap_or((order_price(ol), ol.tax_code_id));
             credit_lines.push(MatchLineInput {
                 receipt_id: r.id,
                 line_no: *line_no,
                 quantity: *billed,
-                unit_price: order_price(ol),
-                tax_code_id: None,
+                unit_price: price,
+                tax_code_id: tax,
                 fixed_base: Some(stock_value - stock_unbilled),
             });
         }
@@ -1261,6 +1286,26 @@ pub async fn return_receipt(
     }
     tx.commit().await?;
     Ok((s, slines, note))
+}
+
+/// The unit price and tax code the latest posted supplier invoice billed a receipt line at.
+async fn billed_terms(
+    tx: &TenantTx<'_>,
+    order: Uuid,
+    receipt: Uuid,
+    line_no: i32,
+) -> AppResult<Option<(Decimal, Option<Uuid>)>> {
+    let mut found = None;
+    for id in store::invoices_of_order(tx, order).await? {
+        let Some((inv, lines)) = parties::get_invoice(tx, Side::Payable, id).await? else { continue };
+        if inv.is_credit_note || inv.status != InvoiceStatus::Posted {
+            continue;
+        }
+        if let Some(l) = lines.iter().find(|l| l.link.is_some_and(|k| k.shipment == Some((receipt, line_no)))) {
+            found = Some((inv.invoice_date, inv.id, l.unit_price, l.tax_code_id));
+        }
+    }
+    Ok(found.map(|(_, _, p, t)| (p, t)))
 }
 
 // ================================================================ supplier performance

@@ -197,8 +197,9 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
     let today = now.date_naive().max(o.order_date);
     if settings.overdue_block_days.is_some() {
         let oldest = store::oldest_open_invoice(&tx, party.id).await?;
+        let digits = minor_unit_digits(&tenants::current(&tx).await?.base_currency);
         if let Some(why) = rules::overdue_block(
-            oldest.as_ref().map(|(n, d, a)| (n.as_str(), *d, *a)),
+            oldest.as_ref().map(|(n, d, a)| (n.as_str(), *d, a.round_dp(digits))),
             today,
             settings.overdue_block_days,
         ) {
@@ -517,7 +518,10 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
         created_by: Some(ctx.principal.actor_uuid()),
         numbering: Some(("delivery".into(), "DN")),
     };
+    let doc = super::trade::open_stock_document(&tx, id, "delivery", source.date, &source.memo, source.created_by, now)
+        .await?;
     let posted = post_movements(&tx, &source, &moves, now).await?;
+    super::trade::close_stock_document(&tx, doc, &posted).await?;
     let mut slines = Vec::with_capacity(input.lines.len());
     for (i, (l, e)) in input.lines.iter().zip(posted.movements.iter()).enumerate() {
         let (_, ols) =
@@ -881,7 +885,11 @@ pub async fn return_delivery(
         created_by: Some(ctx.principal.actor_uuid()),
         numbering: Some(("sales_return".into(), "RMA")),
     };
+    let doc =
+        super::trade::open_stock_document(&tx, id, "sales_return", source.date, &source.memo, source.created_by, now)
+            .await?;
     let posted = post_movements(&tx, &source, &moves, now).await?;
+    super::trade::close_stock_document(&tx, doc, &posted).await?;
     let revenue = mapped(&mapping(&tx).await?, "revenue")?;
     let mut rlines = Vec::new();
     let mut credit: Vec<InvoiceLineInput> = Vec::new();

@@ -886,3 +886,60 @@ pub(crate) async fn active_party(tx: &TenantTx<'_>, side: TradeSide, id: Uuid) -
     }
     Ok(p)
 }
+
+// ================================================================ stock documents of shipments
+
+/// The stock document a delivery, receipt or return posts its movements under (the stock
+/// ledger names its document): same id as the shipment, posted, numbered after posting.
+pub(crate) async fn open_stock_document(
+    tx: &TenantTx<'_>,
+    id: Uuid,
+    kind: &str,
+    date: NaiveDate,
+    memo: &str,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<stock_store::StockDocument> {
+    let d = stock_store::StockDocument {
+        id,
+        kind: kind.to_owned(),
+        number: None,
+        status: "posted".into(),
+        doc_date: date,
+        warehouse_id: None,
+        to_warehouse_id: None,
+        purpose: None,
+        reason: None,
+        memo: memo.to_owned(),
+        basis: None,
+        counter_account_id: None,
+        shipped_date: None,
+        received_date: None,
+        frozen_at: None,
+        source_type: Some(kind.to_owned()),
+        source_id: Some(id.to_string()),
+        journal_entry_id: None,
+        created_by,
+        posted_at: Some(now),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    stock_store::insert_document(tx, &d, &[]).await?;
+    Ok(d)
+}
+
+/// Gives the shipment's stock document the number and first journal entry of its posting.
+pub(crate) async fn close_stock_document(
+    tx: &TenantTx<'_>,
+    mut d: stock_store::StockDocument,
+    posted: &super::stock_posting::Posted,
+) -> AppResult<()> {
+    d.number = posted.number.clone();
+    d.journal_entry_id = posted.journal_entry_ids.first().copied();
+    d.version += 1;
+    if !stock_store::save_document(tx, &d).await? {
+        return Err(AppError::internal("shipment stock document changed under its posting"));
+    }
+    Ok(())
+}
