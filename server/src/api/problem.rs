@@ -200,6 +200,8 @@ mod tests {
             ("books-locked", 409),
             ("insufficient-stock", 409),
             ("stock-closed", 409),
+            ("credit-check-failed", 409),
+            ("vetoed", 409),
             ("stale-version", 412),
             ("if-match-required", 428),
             ("payload-too-large", 413),

@@ -266,7 +266,8 @@ async fn seed_receivables(
     post_invoice(app, ctx, Side::Receivable, usd.0.id).await?;
     create_payment(app, ctx, Side::Receivable, pay(export.id, day(0, 2), "6000", vec![(usd.0.id, d("6000")?)])?)
         .await?;
-    seed_inventory(app, ctx, day, id).await
+    let items = seed_inventory(app, ctx, day, id).await?;
+    seed_trade(app, ctx, day, [retail, mall, export, parts], items).await
 }
 
 /// Two warehouses with bins; items of every kind (average and FIFO cost, units in boxes and
@@ -278,7 +279,7 @@ async fn seed_inventory(
     ctx: &super::Ctx,
     day: &dyn Fn(u32, u32) -> chrono::NaiveDate,
     id: &dyn Fn(&str) -> AppResult<uuid::Uuid>,
-) -> AppResult<()> {
+) -> AppResult<DemoItems> {
     use super::inventory::{
         DocumentInput, ItemInput, LineInput, NewReservation, WarehouseInput, create_bin, create_document, create_item,
         create_warehouse, post_document, reserve, ship_transfer,
@@ -360,7 +361,7 @@ async fn seed_inventory(
         },
     )
     .await?;
-    create_item(app, ctx, item("INSTALL", "安装服务 Installation service", "service", "hour")).await?;
+    let install = create_item(app, ctx, item("INSTALL", "安装服务 Installation service", "service", "hour")).await?;
 
     let line = |item: uuid::Uuid, qty: &str, cost: Option<&str>| -> AppResult<LineInput> {
         Ok(LineInput {
@@ -500,5 +501,279 @@ async fn seed_inventory(
         memo: "苏州百货 next delivery".into(),
     };
     reserve(app, ctx, held).await?;
+    Ok(DemoItems { warehouse: main.id, chair: chair.id, desk: desk.id, lamp: lamp.id, install: install.id })
+}
+
+/// What the trade seed needs from the inventory seed.
+struct DemoItems {
+    warehouse: uuid::Uuid,
+    chair: uuid::Uuid,
+    desk: uuid::Uuid,
+    lamp: uuid::Uuid,
+    install: uuid::Uuid,
+}
+
+/// Sales and purchasing: customer groups and terms, price lists for customers and suppliers,
+/// the trade settings; a quotation sent, an order in draft, an order partly delivered and
+/// billed, a dollar order confirmed; a low-stock request ordered, received in part and billed
+/// through the three-way match, and a request still in draft.
+async fn seed_trade(
+    app: &AppState,
+    ctx: &super::Ctx,
+    day: &dyn Fn(u32, u32) -> chrono::NaiveDate,
+    parties: [crate::store::receivables::Party; 4],
+    items: DemoItems,
+) -> AppResult<()> {
+    use super::purchasing::{self, MatchLineInput, MatchedInvoiceInput, ReceiptInput, ReceiptLineInput};
+    use super::receivables::{PartyInput, tax_codes, update_party};
+    use super::sales::{self, DeliveryInput, DeliveryLineInput, InvoiceDeliveriesInput};
+    use super::trade::{
+        OrderInput, OrderLineInput, PriceListInput, SettingsInput, create_order, create_price_list, put_settings,
+    };
+    use crate::domain::receivables::Side;
+    use crate::domain::trade::{PriceBreak, TradeSide};
+    let d = |s: &str| s.parse::<rust_decimal::Decimal>().map_err(AppError::internal);
+    let [retail, mall, export, parts] = parties;
+    let vat13 = tax_codes(app, ctx.principal.tenant).await?.into_iter().find(|c| c.code == "VAT13").map(|c| c.id);
+    update_party(
+        app,
+        ctx,
+        Side::Receivable,
+        retail.id,
+        retail.version,
+        PartyInput {
+            group: Some(Some("trade".into())),
+            tags: Some(vec!["high value".into()]),
+            credit_limit: Some(Some(d("300000")?)),
+            contacts: Some(vec![crate::store::receivables::Contact {
+                name: "周敏 Zhou Min".into(),
+                role: Some("采购 buyer".into()),
+                email: Some("zhou.min@hz-retail.example".into()),
+                phone: Some("+86 571 8888 1234".into()),
+            }]),
+            due_rule: Some("end_of_month".into()),
+            ..PartyInput::default()
+        },
+    )
+    .await?;
+    let brk = |item, min: &str, price: &str, lead: Option<i32>| -> AppResult<PriceBreak> {
+        Ok(PriceBreak {
+            item_id: item,
+            min_quantity: d(min)?,
+            unit_price: d(price)?,
+            discount_percent: rust_decimal::Decimal::ZERO,
+            lead_time_days: lead,
+            min_order_quantity: None,
+        })
+    };
+    let list = |side, code: &str, name: &str, currency: &str, party, group: Option<&str>, items| PriceListInput {
+        side,
+        code: code.into(),
+        name: name.into(),
+        currency: Some(currency.into()),
+        tax_inclusive: false,
+        party_group: group.map(Into::into),
+        party_id: party,
+        valid_from: Some(day(3, 1)),
+        valid_to: None,
+        is_active: true,
+        items,
+    };
+    let i = &items;
+    for l in [
+        list(
+            TradeSide::Sales,
+            "RETAIL",
+            "零售价 Retail",
+            "CNY",
+            None,
+            None,
+            vec![brk(i.chair, "0", "800", None)?, brk(i.desk, "0", "1500", None)?, brk(i.install, "0", "120", None)?],
+        ),
+        list(
+            TradeSide::Sales,
+            "TRADE",
+            "批发价 Trade",
+            "CNY",
+            None,
+            Some("trade"),
+            vec![brk(i.chair, "0", "780", None)?, brk(i.chair, "10", "760", None)?, brk(i.desk, "5", "1400", None)?],
+        ),
+        list(
+            TradeSide::Sales,
+            "EXPORT-USD",
+            "Export (USD)",
+            "USD",
+            None,
+            None,
+            vec![brk(i.chair, "0", "120", None)?, brk(i.desk, "0", "220", None)?],
+        ),
+        list(
+            TradeSide::Purchase,
+            "SZP-2026",
+            "深圳配件 price list",
+            "CNY",
+            Some(parts.id),
+            None,
+            vec![
+                brk(i.chair, "0", "300", Some(7))?,
+                brk(i.desk, "0", "900", Some(14))?,
+                brk(i.lamp, "0", "45", Some(5))?,
+            ],
+        ),
+    ] {
+        create_price_list(app, ctx, l).await?;
+    }
+    put_settings(
+        app,
+        ctx,
+        0,
+        SettingsInput {
+            overdue_block_days: Some(60),
+            over_receipt_tolerance: d("0.05")?,
+            price_tolerance: d("0.02")?,
+            quantity_tolerance: rust_decimal::Decimal::ZERO,
+        },
+    )
+    .await?;
+    let line = |item, qty: &str| -> AppResult<OrderLineInput> {
+        Ok(OrderLineInput {
+            item_id: item,
+            description: None,
+            warehouse_id: None,
+            quantity: d(qty)?,
+            unit_price: None,
+            discount_percent: None,
+            discount_amount: None,
+            tax_code_id: vat13,
+            expected_date: None,
+            request_id: None,
+            price_rule: None,
+        })
+    };
+    let order = |party, kind: &str, date, lines| OrderInput {
+        party_id: party,
+        kind: kind.into(),
+        order_date: date,
+        expected_date: None,
+        valid_until: None,
+        currency: None,
+        exchange_rate: None,
+        tax_inclusive: None,
+        discount_percent: None,
+        warehouse_id: None,
+        reference: None,
+        memo: None,
+        lines,
+    };
+    let quote =
+        create_order(app, ctx, TradeSide::Sales, order(mall.id, "quotation", day(0, 6), vec![line(i.desk, "4")?]))
+            .await?;
+    sales::quotation_action(app, ctx, quote.0.id, "send", None).await?;
+    create_order(app, ctx, TradeSide::Sales, order(retail.id, "order", day(0, 9), vec![line(i.desk, "2")?])).await?;
+    let mut big = order(retail.id, "order", day(0, 7), vec![line(i.chair, "12")?, line(i.install, "3")?]);
+    big.discount_percent = Some(d("0.02")?);
+    big.reference = Some("PO-HZ-130".into());
+    let (so, _) = create_order(app, ctx, TradeSide::Sales, big).await?;
+    sales::confirm(app, ctx, so.id, true).await?;
+    let dn = sales::deliver(
+        app,
+        ctx,
+        DeliveryInput {
+            customer_id: retail.id,
+            date: day(0, 8),
+            reference: None,
+            memo: Some("first half".into()),
+            lines: vec![DeliveryLineInput {
+                order_id: so.id,
+                line_no: 1,
+                quantity: d("6")?,
+                warehouse_id: None,
+                batch_id: None,
+            }],
+        },
+    )
+    .await?;
+    sales::invoice_deliveries(
+        app,
+        ctx,
+        InvoiceDeliveriesInput {
+            delivery_ids: vec![dn.0.id],
+            invoice_date: day(0, 8),
+            exchange_rate: None,
+            due_date: None,
+        },
+    )
+    .await?;
+    let (usd, _) =
+        create_order(app, ctx, TradeSide::Sales, order(export.id, "order", day(0, 10), vec![line(i.chair, "5")?]))
+            .await?;
+    sales::confirm(app, ctx, usd.id, true).await?;
+
+    let (requests, _) = purchasing::requests_from_low_stock(app, ctx, day(0, 20)).await?;
+    let ids: Vec<uuid::Uuid> = requests.iter().map(|r| r.id).collect();
+    for r in &ids {
+        purchasing::request_action(app, ctx, *r, "approve", Some("restock".into())).await?;
+    }
+    if !ids.is_empty() {
+        let pos = purchasing::orders_from_requests(app, ctx, &ids, day(0, 11)).await?;
+        if let Some((po, lines)) = pos.into_iter().next() {
+            purchasing::order_action(app, ctx, po.id, "approve", None).await?;
+            let first = lines.first().ok_or_else(|| AppError::internal("demo purchase order without lines"))?;
+            let half = (first.quantity / rust_decimal::Decimal::TWO).round_dp(0).max(rust_decimal::Decimal::ONE);
+            let (grn, _) = purchasing::receive(
+                app,
+                ctx,
+                ReceiptInput {
+                    supplier_id: po.party_id,
+                    date: day(0, 13),
+                    reference: Some("SZP-DN-5521".into()),
+                    memo: None,
+                    lines: vec![ReceiptLineInput {
+                        order_id: po.id,
+                        line_no: first.line_no,
+                        quantity: half,
+                        warehouse_id: None,
+                        batch_id: None,
+                    }],
+                },
+            )
+            .await?;
+            purchasing::invoice_receipts(
+                app,
+                ctx,
+                MatchedInvoiceInput {
+                    supplier_id: po.party_id,
+                    invoice_date: day(0, 14),
+                    due_date: None,
+                    reference: Some("SZP-INV-9031".into()),
+                    exchange_rate: None,
+                    memo: None,
+                    lines: vec![MatchLineInput {
+                        receipt_id: grn.id,
+                        line_no: 1,
+                        quantity: half,
+                        unit_price: first.unit_price,
+                        tax_code_id: vat13,
+                        fixed_base: None,
+                    }],
+                },
+            )
+            .await?;
+        }
+    }
+    purchasing::create_request(
+        app,
+        ctx,
+        purchasing::RequestInput {
+            item_id: i.desk,
+            warehouse_id: Some(i.warehouse),
+            quantity: d("10")?,
+            needed_by: day(0, 25),
+            supplier_id: None,
+            memo: Some("展厅样品 showroom samples".into()),
+        },
+    )
+    .await?;
     Ok(())
 }

@@ -1328,6 +1328,10 @@ pub struct SupplierPerformance {
     pub price_variance_rate: Option<Decimal>,
 }
 
+/// Orders, promised receipt lines, on time, lead days, promised days, price variance and
+/// ordered value, per supplier.
+type Tally = (usize, usize, usize, Vec<i64>, Vec<i64>, Decimal, Decimal);
+
 /// Per supplier, for purchase orders dated in the period.
 pub async fn supplier_performance(
     app: &AppState,
@@ -1338,7 +1342,7 @@ pub async fn supplier_performance(
 ) -> AppResult<Vec<SupplierPerformance>> {
     let tx = app.store.begin(tenant, Access::Read).await?;
     let orders = store::purchase_orders_between(&tx, supplier, from, to).await?;
-    let mut by_supplier: BTreeMap<Uuid, (usize, usize, usize, Vec<i64>, Vec<i64>, Decimal, Decimal)> = BTreeMap::new();
+    let mut by_supplier: BTreeMap<Uuid, Tally> = BTreeMap::new();
     for (o, lines) in &orders {
         let e = by_supplier.entry(o.party_id).or_default();
         e.0 += 1;

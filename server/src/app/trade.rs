@@ -168,14 +168,10 @@ async fn build_price_list(
     if input.party_id.is_some() && input.party_group.is_some() {
         f.push("party_group", "a list is for one party or for a group, not both");
     }
-    if let Some(p) = input.party_id {
-        match parties::get_party(tx, party_side(input.side), p).await? {
-            None => f.push(
-                "party_id",
-                format!("no such {}", if input.side == TradeSide::Sales { "customer" } else { "supplier" }),
-            ),
-            Some(_) => {}
-        }
+    if let Some(p) = input.party_id
+        && parties::get_party(tx, party_side(input.side), p).await?.is_none()
+    {
+        f.push("party_id", format!("no such {}", if input.side == TradeSide::Sales { "customer" } else { "supplier" }));
     }
     let group = input.party_group.map(|g| g.trim().to_owned()).filter(|g| !g.is_empty());
     if input.items.len() > PRICE_BREAKS_MAX {
@@ -308,6 +304,7 @@ pub async fn list_price_lists(
 }
 
 /// The price a party would get for a quantity of an item on a date, and why.
+#[allow(clippy::too_many_arguments)]
 pub async fn quote_price(
     app: &AppState,
     tenant: TenantId,
@@ -328,7 +325,7 @@ pub async fn quote_price(
     tx.commit().await?;
     let buyer = Buyer { party_id, party_group: party.group.as_deref(), default_list: party.price_list_id };
     rules::best_price(&lists, &buyer, item_id, quantity, date, &currency)
-        .ok_or_else(|| AppError::NotFound { entity: "price for this party, item, quantity, date and currency" })
+        .ok_or(AppError::NotFound { entity: "price for this party, item, quantity, date and currency" })
 }
 
 // ================================================================ orders
