@@ -158,7 +158,7 @@ async fn bench(url: String) {
                     })
                     .collect();
                 let mut t = Instant::now();
-                let mut lap = |h: &mut Vec<Histogram<u64>>, step: usize, t: &mut Instant| {
+                let lap = |h: &mut Vec<Histogram<u64>>, step: usize, t: &mut Instant| {
                     h[step].record(t.elapsed().as_micros() as u64).unwrap();
                     *t = Instant::now();
                 };

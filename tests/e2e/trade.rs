@@ -85,6 +85,8 @@ async fn order_to_cash_and_procure_to_pay_land_in_the_books_to_the_cent() {
         let cust = app.get(&format!("/api/v1/customers/{c1}"), &owner).await;
         assert_eq!(cust.body["tags"], json!(["high value"]));
         assert_eq!(cust.body["contacts"][0]["name"], "Li Wei");
+        assert_eq!(count(&app, &owner, "/api/v1/customers?tag=high%20value").await, 1);
+        assert_eq!(count(&app, &owner, "/api/v1/customers?group=trade").await, 1);
         for (rate, date) in [("7.000000", "2026-03-01"), ("7.200000", "2026-03-20")] {
             created(&app, &owner, "/api/v1/exchange-rates", json!({"currency": "USD", "rate_date": date, "rate": rate}))
                 .await;
@@ -254,9 +256,11 @@ async fn order_to_cash_and_procure_to_pay_land_in_the_books_to_the_cent() {
             json!({"delivery_ids": [id(&dn1)], "invoice_date": "2026-03-21"})).await;
         assert_eq!((si1["net_total"].as_str(), si1["gross_total"].as_str()), (Some("1050.00"), Some("1186.50")));
         assert_eq!(si1["lines"][0]["discount"], "30.00", "6 of 10 chairs carry 30.00 of the 50.00 off");
+        let invoices_before = count(&app, &owner, "/api/v1/sales-invoices").await;
         let again = act(&app, &owner, "/api/v1/sales-invoices/from-deliveries",
             json!({"delivery_ids": [id(&dn1)], "invoice_date": "2026-03-21"})).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "invoicing what is not delivered: {:?}", again.body);
+        assert_eq!(count(&app, &owner, "/api/v1/sales-invoices").await, invoices_before);
         let si2 = created(&app, &owner, &format!("/api/v1/sales-orders/{so1}/invoice"), json!({"invoice_date": "2026-03-21"})).await;
         assert_eq!(si2["gross_total"], "90.40");
         let dn2 = created(&app, &owner, "/api/v1/deliveries", json!({"customer_id": c1, "date": "2026-03-22",
@@ -299,6 +303,7 @@ async fn order_to_cash_and_procure_to_pay_land_in_the_books_to_the_cent() {
         let paid_cancelled = act(&app, &owner, "/api/v1/receipts", json!({"customer_id": c2, "payment_date": "2026-03-25",
             "amount": "10.00", "allocations": [{"invoice_id": id(&wrong), "amount": "10.00"}]})).await;
         assert_eq!(paid_cancelled.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", paid_cancelled.body);
+        assert_eq!(count(&app, &owner, &format!("/api/v1/receipts?customer_id={c2}")).await, 0, "no receipt written");
         let usd = created(&app, &owner, "/api/v1/sales-invoices/from-deliveries",
             json!({"delivery_ids": [id(&dn3)], "invoice_date": "2026-03-24"})).await;
         assert_eq!((usd["gross_total"].as_str(), usd["gross_base"].as_str()), (Some("158.20"), Some("1139.04")));
@@ -416,6 +421,78 @@ async fn short_stock_refuses_or_backorders_and_cancelling_releases_the_reservati
         let other = app.signup("Other Trade").await;
         let peek = app.get(&format!("/api/v1/sales-orders/{so}"), &other.token).await;
         assert_eq!(peek.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_order_billed_in_parts_adds_up_to_the_order_and_a_quotation_can_be_cancelled() {
+    on_each_backend(async |app| {
+        let t = app.signup_with("Parts Co", "generic", "CNY").await;
+        let wh = warehouse(&app, &t, "WH", false).await;
+        let pen =
+            item(&app, &t, json!({"sku": "PEN", "name": "Pen", "base_unit": "pcs", "default_warehouse_id": wh})).await;
+        let c = id(&created(
+            &app,
+            &t.token,
+            "/api/v1/customers",
+            json!({"code": "C", "name": "C", "credit_limit": "1000.00"}),
+        )
+        .await);
+        crate::stock::post_doc(
+            &app,
+            &t,
+            crate::stock::receipt(&wh, "2026-03-01", json!([{"item_id": pen, "quantity": "3", "unit_cost": "10"}])),
+        )
+        .await;
+        let so = id(&created(
+            &app,
+            &t.token,
+            "/api/v1/sales-orders",
+            json!({"customer_id": c, "order_date": "2026-03-02",
+            "lines": [{"item_id": pen, "quantity": "3", "unit_price": "33.3333"}]}),
+        )
+        .await);
+        ok(&app, &t.token, &format!("/api/v1/sales-orders/{so}/confirm"), json!({})).await;
+        let mut nets = Vec::new();
+        for day in ["03", "04", "05"] {
+            let dn = created(
+                &app,
+                &t.token,
+                "/api/v1/deliveries",
+                json!({"customer_id": c, "date": format!("2026-03-{day}"),
+                "lines": [{"order_id": so, "line_no": 1, "quantity": "1"}]}),
+            )
+            .await;
+            let inv = created(
+                &app,
+                &t.token,
+                "/api/v1/sales-invoices/from-deliveries",
+                json!({"delivery_ids": [id(&dn)], "invoice_date": format!("2026-03-{day}")}),
+            )
+            .await;
+            nets.push(inv["net_total"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(nets, ["33.33", "33.34", "33.33"], "each part is its cumulative share: 33.33, 66.67, 100.00");
+        let o = app.get(&format!("/api/v1/sales-orders/{so}"), &t.token).await;
+        assert_eq!(
+            (o.body["gross_total"].as_str(), o.body["invoiced_gross"].as_str()),
+            (Some("100.00"), Some("100.00"))
+        );
+        assert_eq!(o.body["open_base"], "0.00", "nothing left counts against credit");
+
+        let q = id(&created(
+            &app,
+            &t.token,
+            "/api/v1/sales-orders",
+            json!({"customer_id": c, "kind": "quotation",
+            "order_date": "2026-03-02", "lines": [{"item_id": pen, "quantity": "1", "unit_price": "5.00"}]}),
+        )
+        .await);
+        let cancelled = ok(&app, &t.token, &format!("/api/v1/sales-orders/{q}/cancel"), json!({})).await;
+        assert_eq!(cancelled["status"], "cancelled");
+        let confirm = act(&app, &t.token, &format!("/api/v1/sales-orders/{q}/confirm"), json!({})).await;
+        assert_eq!(confirm.status, StatusCode::CONFLICT, "a quotation is accepted, not confirmed");
     })
     .await;
 }

@@ -318,6 +318,10 @@ pub struct PartyQuery {
     /// Searches code and name.
     pub q: Option<String>,
     pub is_active: Option<bool>,
+    /// Only this customer or supplier group.
+    pub group: Option<String>,
+    /// Only parties with this tag.
+    pub tag: Option<String>,
 }
 
 fn party_response(status: StatusCode, p: Party, path: &str) -> HttpResponse {
@@ -338,7 +342,8 @@ async fn list_parties_for<P: Needs>(
     q: PartyQuery,
 ) -> Result<HttpResponse, AppError> {
     let page = page(q.limit, q.cursor.as_deref())?;
-    let rows = app::list_parties(&app, auth.tenant_id(), side, &page, q.q.as_deref(), q.is_active).await?;
+    let filter = crate::store::receivables::PartyFilter { group: q.group.clone(), tag: q.tag.clone() };
+    let rows = app::list_parties(&app, auth.tenant_id(), side, &page, q.q.as_deref(), q.is_active, &filter).await?;
     let (rows, next_cursor) = paginate(rows, &page, |p| p.id);
     Ok(HttpResponse::Ok().json(ListResponse { data: rows.into_iter().map(PartyView::from).collect(), next_cursor }))
 }

@@ -863,9 +863,11 @@ async fn bill_receipts(
         f.push("lines", "an invoice needs at least one line");
     }
     let receipt_ids: Vec<Uuid> = input.lines.iter().map(|l| l.receipt_id).collect();
-    let receipts = store::get_shipments(tx, &receipt_ids).await?;
-    let order_ids: Vec<Uuid> = receipts.iter().flat_map(|(_, ls)| ls.iter().map(|l| l.order_id)).collect();
+    let first = store::get_shipments(tx, &receipt_ids).await?;
+    let order_ids: Vec<Uuid> = first.iter().flat_map(|(_, ls)| ls.iter().map(|l| l.order_id)).collect();
     let orders = store::orders_with_lines(tx, &order_ids, true).await?;
+    // Read again under the orders' locks: another invoice may have billed them meanwhile.
+    let receipts = store::get_shipments(tx, &receipt_ids).await?;
     let settings = store::settings(tx).await?;
     let m = mapping(tx).await?;
     let grni = mapped(&m, "goods_received_not_invoiced")?;
@@ -903,6 +905,9 @@ async fn bill_receipts(
         };
         if currency.as_ref().is_some_and(|c| *c != o.currency) {
             f.push(at("receipt_id"), format!("{} is in {}; bill each currency apart", o.number, o.currency));
+        }
+        if inclusive.is_some_and(|x| x != o.tax_inclusive) {
+            f.push(at("receipt_id"), format!("{} has the other tax treatment; bill it apart", o.number));
         }
         currency.get_or_insert(o.currency.clone());
         inclusive.get_or_insert(o.tax_inclusive);
@@ -1063,12 +1068,17 @@ pub async fn return_receipt(
 ) -> AppResult<(Shipment, Vec<ShipmentLine>, Option<Invoice>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let (r, mut rlines) = store::get_shipments(&tx, &[receipt_id])
+    let (r, first) = store::get_shipments(&tx, &[receipt_id])
         .await?
         .into_iter()
         .next()
         .filter(|(s, _)| s.side == PURCHASE && s.kind == "delivery")
         .ok_or(AppError::NotFound { entity: "goods receipt" })?;
+    // Lock the orders first, then read the receipt's lines as they are now.
+    let order_ids: Vec<Uuid> = first.iter().map(|l| l.order_id).collect();
+    let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
+    let mut rlines =
+        store::get_shipments(&tx, &[receipt_id]).await?.into_iter().next().map(|(_, l)| l).unwrap_or_default();
     let mut f = Fields::new();
     if input.lines.is_empty() {
         f.push("lines", "a return needs at least one line");
@@ -1101,8 +1111,6 @@ pub async fn return_receipt(
         }
     }
     f.finish()?;
-    let order_ids: Vec<Uuid> = rlines.iter().map(|l| l.order_id).collect();
-    let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
     let m = mapping(&tx).await?;
     let grni = mapped(&m, "goods_received_not_invoiced")?;
     let variance = mapped(&m, "purchase_price_variance")?;
@@ -1372,7 +1380,8 @@ pub async fn supplier_performance(
                 let Some(ol) = lines.iter().find(|l| il.link.is_some_and(|k| k.order_line_no == l.line_no)) else {
                     continue;
                 };
-                let ordered = round(order_price(ol) * il.quantity, 2);
+                let digits = minor_unit_digits(&o.currency);
+                let ordered = round(ol.net * il.quantity / ol.quantity, digits);
                 e.5 += sign * (il.net - ordered);
                 e.6 += sign * ordered;
             }

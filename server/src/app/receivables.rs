@@ -454,9 +454,10 @@ pub async fn list_parties(
     page: &Page,
     q: Option<&str>,
     active: Option<bool>,
+    filter: &store::PartyFilter,
 ) -> AppResult<Vec<Party>> {
     let tx = app.store.begin(tenant, Access::Read).await?;
-    let list = store::list_parties(&tx, side, page, q, active).await?;
+    let list = store::list_parties(&tx, side, page, q, active, filter).await?;
     tx.commit().await?;
     Ok(list)
 }
@@ -638,7 +639,8 @@ async fn build_invoice(
         if l.unit_price < Decimal::ZERO {
             f.push(at("unit_price"), "must not be negative (use a credit note)");
         }
-        if l.discount < Decimal::ZERO {
+        // Lines billing part of an order line may carry a negative rounding share.
+        if l.discount < Decimal::ZERO && l.link.is_none() {
             f.push(at("discount"), "must not be negative");
         }
         match l.account_id.or(default_account) {
@@ -987,6 +989,10 @@ pub(crate) async fn post_invoice_in(
                     });
                 }
             }
+            Some(f) if f.base.is_zero() => {
+                // Nothing received is left to clear: all of it is variance.
+                counters.push(Counter { account: f.variance_account, fx: l.net, base: None, memo, item: l.item_id });
+            }
             Some(f) => {
                 let variance = ar::to_base(l.net, inv.exchange_rate, digits) - f.base;
                 counters.push(Counter { account: l.account_id, fx: l.net, base: Some(f.base), memo, item: l.item_id });
@@ -1106,10 +1112,13 @@ pub async fn cancel_invoice(
         return Err(AppError::field("date", "must not be before the invoice date"));
     }
     let memo = format!("Cancellation of {}", inv.number.clone().unwrap_or_default());
+    let orders: Vec<Uuid> = lines.iter().filter_map(|l| l.link.map(|k| k.order_id)).collect();
+    // Orders before the books, as every billing flow locks them.
+    crate::store::trade::orders_with_lines(&tx, &orders, true).await?;
     reverse_in(&tx, &entry, &entry_lines, date, Some(memo), Some(ctx.principal.actor_uuid()), now).await?;
-    if lines.iter().any(|l| l.link.is_some()) {
+    if !orders.is_empty() {
         // What it billed of orders and shipments is open to bill again.
-        super::trade::unbill_in(&tx, &inv, &lines).await?;
+        super::trade::unbill_in(&tx, &inv, &lines, now).await?;
     }
     inv.status = InvoiceStatus::Cancelled;
     inv.open_amount = Decimal::ZERO;

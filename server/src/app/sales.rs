@@ -210,6 +210,8 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
         }
     }
     if let Some(limit) = party.credit_limit {
+        // Two orders of one customer confirmed at once must see each other's exposure.
+        store::lock_party(&tx, party.id).await?;
         let (open_receivables, open_orders) = store::customer_exposure(&tx, party.id).await?;
         let e = Exposure { limit, open_receivables, open_orders, this_order: o.gross_base };
         if let Some((_, why)) = e.excess() {
@@ -281,7 +283,7 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
     o.status = "confirmed".into();
     o.confirmed_at = Some(now);
     o.confirmed_by = Some(ctx.principal.actor_uuid());
-    o.open_base = open_base(&o, minor_unit_digits(&tenants::current(&tx).await?.base_currency));
+    o.open_base = open_base(&o, &lines, minor_unit_digits(&tenants::current(&tx).await?.base_currency));
     save_header(&tx, &mut o, now).await?;
     record(
         &tx,
@@ -333,6 +335,10 @@ pub async fn order_action(
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let (mut o, mut lines) = load_order(&tx, SALES, id, true).await?;
+    if o.kind == "quotation" && action == "cancel" {
+        drop(tx);
+        return quotation_action(app, ctx, id, "cancel", reason).await;
+    }
     if o.kind != "order" {
         return Err(AppError::NotFound { entity: "sales order" });
     }
@@ -439,6 +445,15 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
             f.push(at("order_id"), format!("{} is {}; only confirmed orders are delivered", o.number, o.status));
             continue;
         }
+        if let Some((first, _)) = orders.iter().find(|(x, _)| input.lines.first().is_some_and(|l| l.order_id == x.id))
+            && (first.currency != o.currency || first.tax_inclusive != o.tax_inclusive)
+        {
+            f.push(
+                at("order_id"),
+                format!("{} is in another currency or tax treatment than {}; deliver it apart", o.number, first.number),
+            );
+            continue;
+        }
         let Some(ol) = ols.iter().find(|x| x.line_no == l.line_no) else {
             f.push(at("line_no"), format!("{} has no line {}", o.number, l.line_no));
             continue;
@@ -479,6 +494,17 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
     f.finish()?;
     let cogs = mapped(&mapping(&tx).await?, "cost_of_goods_sold")?;
     let id = Uuid::now_v7();
+    // Every level the delivery touches, locked once in sorted order (reservations included).
+    let mut pairs = Vec::new();
+    for l in &input.lines {
+        if let Some((_, ols)) = orders.iter().find(|(o, _)| o.id == l.order_id)
+            && let Some(ol) = ols.iter().find(|x| x.line_no == l.line_no)
+        {
+            pairs.extend(l.warehouse_id.or(ol.warehouse_id).map(|w| (ol.item_id, w)));
+            pairs.extend(ol.warehouse_id.map(|w| (ol.item_id, w)));
+        }
+    }
+    stock_store::lock_levels(&tx, &pairs).await?;
     // Reservations are consumed first, so the stock they held is free to leave.
     let mut moves = Vec::with_capacity(input.lines.len());
     for (i, l) in input.lines.iter().enumerate() {
@@ -489,10 +515,11 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
         if let Some(rid) = ol.reservation_id
             && let Some(mut r) = stock_store::get_reservation(&tx, rid).await?
             && r.status == "open"
-            && r.warehouse_id == warehouse
         {
+            // Consumed where the goods leave from; released when they leave from elsewhere.
             let q = l.quantity.min(r.open_quantity);
-            release_in(&tx, &mut r, Some(q), true, now).await?;
+            let here = r.warehouse_id == warehouse;
+            release_in(&tx, &mut r, Some(q), here, now).await?;
         }
         moves.push(Movement {
             item_id: ol.item_id,
@@ -581,9 +608,18 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
 
 // ================================================================ invoicing
 
+/// The discount that makes billing `q` units (going from `before` to `after` of the line's
+/// quantity billed) carry exactly its share of the line's amount, so that the parts of a line
+/// billed in pieces add up to the line (rounding included, hence possibly negative).
+fn discount_share(o: &Order, ol: &OrderLine, before: Decimal, after: Decimal, q: Decimal) -> Decimal {
+    let digits = minor_unit_digits(&o.currency);
+    let whole = crate::domain::tax::round(ol.quantity * ol.unit_price, digits) - ol.discount;
+    let part = rules::share(whole, before, after, ol.quantity, digits);
+    crate::domain::tax::round(q * ol.unit_price, digits) - part
+}
+
 /// What one invoice line bills of an order line: its quantity and its share of the discount.
 fn bill_line(o: &Order, ol: &OrderLine, q: Decimal, revenue: Uuid, shipment: Option<(Uuid, i32)>) -> InvoiceLineInput {
-    let digits = minor_unit_digits(&o.currency);
     InvoiceLineInput {
         description: ol.description.clone(),
         account_id: Some(revenue),
@@ -591,7 +627,7 @@ fn bill_line(o: &Order, ol: &OrderLine, q: Decimal, revenue: Uuid, shipment: Opt
         quantity: q,
         unit_price: ol.unit_price,
         tax_code_id: ol.tax_code_id,
-        discount: rules::share(ol.discount, ol.invoiced, ol.invoiced + q, ol.quantity, digits),
+        discount: discount_share(o, ol, ol.invoiced, ol.invoiced + q, q),
         link: Some(LineLink { order_id: o.id, order_line_no: ol.line_no, shipment }),
         fixed_base: None,
     }
@@ -672,6 +708,14 @@ pub async fn invoice_deliveries(
     }
     let order_ids: Vec<Uuid> = shipments.iter().flat_map(|(_, ls)| ls.iter().map(|l| l.order_id)).collect();
     let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
+    // Read again under the orders' locks: another invoice may have billed them meanwhile.
+    let shipments = store::get_shipments(&tx, &input.delivery_ids).await?;
+    if orders.iter().any(|(o, _)| o.tax_inclusive != orders[0].0.tax_inclusive) {
+        return Err(AppError::field(
+            "delivery_ids",
+            "the orders mix tax-inclusive and tax-exclusive prices; bill them on separate invoices",
+        ));
+    }
     let currencies: std::collections::BTreeSet<&str> = orders.iter().map(|(o, _)| o.currency.as_str()).collect();
     if currencies.len() > 1 {
         return Err(AppError::field(
@@ -739,8 +783,11 @@ pub async fn invoice_order(
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let (o, lines) = load_order(&tx, SALES, id, true).await?;
-    if o.kind != "order" || (o.status != "confirmed" && o.status != "closed") {
-        return Err(not_editable(&o, "invoiced (confirm it first)"));
+    if o.kind != "order" {
+        return Err(not_editable(&o, "invoiced (accept the quotation and confirm the order first)"));
+    }
+    if o.status != "confirmed" && o.status != "closed" {
+        return Err(not_editable(&o, "invoiced (only confirmed or closed orders are)"));
     }
     let items = stock_store::get_items(&tx, &lines.iter().map(|l| l.item_id).collect::<Vec<_>>()).await?;
     let revenue = mapped(&mapping(&tx).await?, "revenue")?;
@@ -805,12 +852,17 @@ pub async fn return_delivery(
 ) -> AppResult<(Shipment, Vec<ShipmentLine>, Option<Invoice>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let (d, mut dlines) = store::get_shipments(&tx, &[delivery_id])
+    let (d, first) = store::get_shipments(&tx, &[delivery_id])
         .await?
         .into_iter()
         .next()
         .filter(|(s, _)| s.side == SALES && s.kind == "delivery")
         .ok_or(AppError::NotFound { entity: "delivery" })?;
+    // Lock the orders first, then read the delivery's lines as they are now.
+    let order_ids: Vec<Uuid> = first.iter().map(|l| l.order_id).collect();
+    let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
+    let mut dlines =
+        store::get_shipments(&tx, &[delivery_id]).await?.into_iter().next().map(|(_, l)| l).unwrap_or_default();
     let mut f = Fields::new();
     let reason = check_text(&mut f, "reason", input.reason, 500);
     if input.lines.is_empty() {
@@ -846,8 +898,6 @@ pub async fn return_delivery(
         }
     }
     f.finish()?;
-    let order_ids: Vec<Uuid> = dlines.iter().map(|l| l.order_id).collect();
-    let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
     let cogs = mapped(&mapping(&tx).await?, "cost_of_goods_sold")?;
     let digits = minor_unit_digits(&tenants::current(&tx).await?.base_currency);
     let id = Uuid::now_v7();
@@ -903,7 +953,6 @@ pub async fn return_delivery(
         // Billed beyond what the customer keeps: credit the difference.
         let over = (dl.invoiced - (dl.quantity - dl.returned)).max(Decimal::ZERO);
         if over > Decimal::ZERO {
-            let digits = minor_unit_digits(&o.currency);
             credit.push(InvoiceLineInput {
                 description: ol.description.clone(),
                 account_id: Some(revenue),
@@ -911,7 +960,7 @@ pub async fn return_delivery(
                 quantity: over,
                 unit_price: ol.unit_price,
                 tax_code_id: ol.tax_code_id,
-                discount: rules::share(ol.discount, ol.invoiced - over, ol.invoiced, ol.quantity, digits),
+                discount: discount_share(o, ol, ol.invoiced - over, ol.invoiced, over),
                 link: Some(LineLink { order_id: o.id, order_line_no: ol.line_no, shipment: Some((d.id, dl.line_no)) }),
                 fixed_base: None,
             });
@@ -951,7 +1000,7 @@ pub async fn return_delivery(
     // The delivery's returned quantities; its invoiced ones move with the credit note below.
     for dl in &dlines {
         let mut saved = dl.clone();
-        if let Some(c) = credit.iter().find(|c| c.link.is_some_and(|k| k.shipment == Some((d.id, dl.line_no)))) {
+        for c in credit.iter().filter(|c| c.link.is_some_and(|k| k.shipment == Some((d.id, dl.line_no)))) {
             saved.invoiced += c.quantity;
         }
         store::save_shipment_line(&tx, d.id, &saved).await?;

@@ -471,6 +471,15 @@ async fn build_order(
         if !item.is_active {
             f.push(at("item_id"), format!("item {} is inactive", item.sku));
         }
+        if side == TradeSide::Purchase && !is_stocked(&item.item_type) {
+            f.push(
+                at("item_id"),
+                format!(
+                    "{} is a service: purchase orders are for goods; book services on a supplier invoice",
+                    item.sku
+                ),
+            );
+        }
         if l.quantity <= Decimal::ZERO {
             f.push(at("quantity"), "must be positive");
         } else if l.quantity.normalize().scale() > 4 {
@@ -729,6 +738,12 @@ pub async fn update_order(
     if input.kind != before.kind {
         return Err(AppError::field("kind", format!("is {}; it cannot change", before.kind)));
     }
+    if before_lines.iter().any(|l| l.request_id.is_some()) {
+        return Err(not_editable(
+            &before,
+            "edited: it was made from purchase requests (cancel it and order the requests again)",
+        ));
+    }
     let (mut after, lines) = build_order(&tx, side, input, id, before.number.clone(), now, before.created_by).await?;
     after.created_at = before.created_at;
     after.source_id = before.source_id;
@@ -767,6 +782,15 @@ pub async fn delete_order(app: &AppState, ctx: &Ctx, side: TradeSide, id: Uuid) 
         return Err(not_editable(&o, "deleted: it was made from purchase requests (cancel it instead)"));
     }
     store::delete_order(&tx, id).await?;
+    // An order made from a quotation gives the quotation back, open again.
+    if let Some(q) = o.source_id
+        && let Some((mut quote, _)) = store::orders_with_lines(&tx, &[q], true).await?.into_iter().next()
+        && quote.converted_to == Some(id)
+    {
+        quote.status = "sent".into();
+        quote.converted_to = None;
+        save_header(&tx, &mut quote, now).await?;
+    }
     let name = audit_name(side, &o.kind);
     record(
         &tx,
@@ -802,12 +826,21 @@ pub(crate) async fn save_header(tx: &TenantTx<'_>, o: &mut Order, now: DateTime<
 }
 
 /// The base value of a confirmed sales order not yet invoiced: its credit exposure.
-pub(crate) fn open_base(o: &Order, base_digits: u32) -> Decimal {
+pub(crate) fn open_base(o: &Order, lines: &[OrderLine], base_digits: u32) -> Decimal {
     if o.status != "confirmed" || o.side != TradeSide::Sales || o.gross_total.is_zero() {
         return Decimal::ZERO;
     }
-    let left = (o.gross_total - o.invoiced_gross).max(Decimal::ZERO);
-    tax::round(o.gross_base * left / o.gross_total, base_digits)
+    // What is still to bill per line: ordered (or more, if more shipped), less what came back
+    // and what was billed. Returned goods are never billed again.
+    let left: Decimal = lines
+        .iter()
+        .filter(|l| !l.quantity.is_zero())
+        .map(|l| {
+            let to_bill = (l.quantity.max(l.shipped) - l.returned - l.invoiced).max(Decimal::ZERO);
+            l.gross * to_bill / l.quantity
+        })
+        .sum();
+    tax::round(o.gross_base * left / o.gross_total, base_digits).min(o.gross_base)
 }
 
 // ================================================================ billing bookkeeping
@@ -853,7 +886,7 @@ pub(crate) async fn book_billing(
                 store::save_order_line(tx, o.id, ol).await?;
             }
         }
-        o.open_base = open_base(o, base_digits);
+        o.open_base = open_base(o, ols, base_digits);
         save_header(tx, o, now).await?;
     }
     for (s, slines) in &shipments {
@@ -865,8 +898,13 @@ pub(crate) async fn book_billing(
 }
 
 /// A cancelled invoice's lines are open to bill again.
-pub(crate) async fn unbill_in(tx: &TenantTx<'_>, inv: &Invoice, lines: &[InvoiceLine]) -> AppResult<()> {
-    book_billing(tx, inv, lines, -Decimal::ONE, inv.updated_at).await
+pub(crate) async fn unbill_in(
+    tx: &TenantTx<'_>,
+    inv: &Invoice,
+    lines: &[InvoiceLine],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    book_billing(tx, inv, lines, -Decimal::ONE, now).await
 }
 
 /// The party of an order side, checked active.

@@ -235,12 +235,20 @@ pub async fn parties_by_id(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<Vec<Par
         .collect()
 }
 
+/// Narrows a party list by group and tag.
+#[derive(Clone, Debug, Default)]
+pub struct PartyFilter {
+    pub group: Option<String>,
+    pub tag: Option<String>,
+}
+
 pub async fn list_parties(
     tx: &TenantTx<'_>,
     side: Side,
     page: &Page,
     q: Option<&str>,
     active: Option<bool>,
+    filter: &PartyFilter,
 ) -> AppResult<Vec<Party>> {
     let mut query = parties::Entity::find()
         .filter(parties::Column::TenantId.eq(tx.tenant().0))
@@ -251,6 +259,14 @@ pub async fn list_parties(
     }
     if let Some(a) = active {
         query = query.filter(parties::Column::IsActive.eq(a));
+    }
+    if let Some(g) = &filter.group {
+        query = query.filter(parties::Column::PartyGroup.eq(g.clone()));
+    }
+    if let Some(t) = &filter.tag {
+        // Tags are stored as a JSON array of lower-case strings.
+        let quoted = serde_json::to_string(&t.trim().to_lowercase()).map_err(AppError::internal)?;
+        query = query.filter(parties::Column::Tags.like(format!("%{quoted}%")));
     }
     if let Some(after) = page.after {
         query = query.filter(parties::Column::Id.gt(after));

@@ -788,6 +788,18 @@ pub async fn oldest_open_invoice(tx: &TenantTx<'_>, party: Uuid) -> AppResult<Op
     m.map(|m| Ok((m.number.unwrap_or_default(), parse_date(&m.due_date)?, money_from_db(m.open_amount)))).transpose()
 }
 
+/// Locks a party's row (`FOR UPDATE`) for the rest of the transaction.
+pub async fn lock_party(tx: &TenantTx<'_>, id: Uuid) -> AppResult<()> {
+    use super::entities::parties;
+    parties::Entity::find()
+        .filter(parties::Column::TenantId.eq(tx.tenant().0))
+        .filter(parties::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(tx.conn())
+        .await?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- shipments
 
 #[derive(Clone, Debug, PartialEq)]
