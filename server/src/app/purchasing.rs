@@ -20,7 +20,7 @@ use super::receivables::{
 use super::stock_posting::{Movement, Source, post_movements};
 use super::trade::{
     OrderInput, OrderLineInput, active_party, book_billing, create_order_in, load_order, not_editable, order_json, qty,
-    save_header,
+    save_header, shipment_json,
 };
 use super::{AppState, Change, Ctx, record};
 use crate::domain::ids::TenantId;
@@ -44,17 +44,6 @@ fn request_json(r: &PurchaseRequest) -> serde_json::Value {
         "number": r.number, "status": r.status, "source": r.source, "item_id": r.item_id,
         "warehouse_id": r.warehouse_id, "quantity": r.quantity.to_string(), "needed_by": r.needed_by,
         "supplier_id": r.supplier_id, "decision_note": r.decision_note, "order_id": r.order_id,
-    })
-}
-
-fn shipment_json(s: &Shipment, lines: &[ShipmentLine]) -> serde_json::Value {
-    serde_json::json!({
-        "number": s.number, "kind": s.kind, "party_id": s.party_id, "ship_date": s.ship_date,
-        "return_of": s.return_of, "value": s.value.to_string(),
-        "lines": lines.iter().map(|l| serde_json::json!({
-            "order_id": l.order_id, "order_line_no": l.order_line_no, "item_id": l.item_id,
-            "quantity": l.quantity.to_string(), "value": l.value.to_string(),
-        })).collect::<Vec<_>>(),
     })
 }
 

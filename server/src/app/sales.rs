@@ -16,6 +16,7 @@ use super::receivables::{InvoiceInput, InvoiceLineInput, create_invoice_in, mapp
 use super::stock_posting::{Movement, Source, post_movements};
 use super::trade::{
     active_party, book_billing, create_order_in, load_order, not_editable, open_base, order_json, qty, save_header,
+    shipment_json,
 };
 use super::{AppState, Change, Ctx, record};
 use crate::domain::ids::TenantId;
@@ -30,17 +31,6 @@ use crate::store::trade::{self as store, Order, OrderLine, Shipment, ShipmentFil
 use crate::store::{Access, Page, TenantTx, tenants};
 
 const SALES: TradeSide = TradeSide::Sales;
-
-fn shipment_json(s: &Shipment, lines: &[ShipmentLine]) -> serde_json::Value {
-    serde_json::json!({
-        "number": s.number, "kind": s.kind, "party_id": s.party_id, "ship_date": s.ship_date,
-        "return_of": s.return_of, "value": s.value.to_string(),
-        "lines": lines.iter().map(|l| serde_json::json!({
-            "order_id": l.order_id, "order_line_no": l.order_line_no, "item_id": l.item_id,
-            "warehouse_id": l.warehouse_id, "quantity": l.quantity.to_string(), "value": l.value.to_string(),
-        })).collect::<Vec<_>>(),
-    })
-}
 
 // ================================================================ quotations
 

@@ -21,7 +21,9 @@ use crate::error::{AppError, AppResult, Fields};
 use crate::store::ledger as books;
 use crate::store::receivables::{self as parties, Invoice, InvoiceLine, Party, TaxCode};
 use crate::store::stock::{self as stock_store, Item};
-use crate::store::trade::{self as store, Order, OrderFilter, OrderLine, PriceList, TradeSettings};
+use crate::store::trade::{
+    self as store, Order, OrderFilter, OrderLine, PriceList, Shipment, ShipmentLine, TradeSettings,
+};
 use crate::store::{Access, Page, TenantTx, tenants};
 
 pub const ORDER_LINES_MAX: usize = 200;
@@ -841,6 +843,18 @@ pub(crate) fn open_base(o: &Order, lines: &[OrderLine], base_digits: u32) -> Dec
         })
         .sum();
     tax::round(o.gross_base * left / o.gross_total, base_digits).min(o.gross_base)
+}
+
+/// A shipment as the audit trail records it.
+pub(crate) fn shipment_json(s: &Shipment, lines: &[ShipmentLine]) -> serde_json::Value {
+    serde_json::json!({
+        "number": s.number, "kind": s.kind, "party_id": s.party_id, "ship_date": s.ship_date,
+        "return_of": s.return_of, "value": s.value.to_string(),
+        "lines": lines.iter().map(|l| serde_json::json!({
+            "order_id": l.order_id, "order_line_no": l.order_line_no, "item_id": l.item_id,
+            "warehouse_id": l.warehouse_id, "quantity": l.quantity.to_string(), "value": l.value.to_string(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 // ================================================================ billing bookkeeping
