@@ -627,7 +627,7 @@ async fn overview_response(
     id: Uuid,
     base: &str,
 ) -> Result<HttpResponse, AppError> {
-    let ov = sales::overview(app, auth_tenant, side, id).await?;
+    let ov = app::overview(app, auth_tenant, side, id).await?;
     let version = ov.order.version;
     let is_sales = side == TradeSide::Sales;
     let mut v = order_view(ov.order, ov.lines, base);
@@ -1052,7 +1052,7 @@ async fn list_shipments_for(
 ) -> Result<HttpResponse, AppError> {
     let page = page(q.limit, q.cursor.as_deref())?;
     let f = ShipmentFilter { kind: q.kind, party_id: q.party_id, from: q.from, to: q.to };
-    let rows = sales::list_shipments(app, tenant, side, &f, &page).await?;
+    let rows = app::list_shipments(app, tenant, side, &f, &page).await?;
     let (rows, next_cursor) = paginate(rows, &page, |s| s.id);
     Ok(HttpResponse::Ok().json(ListResponse {
         data: rows.into_iter().map(|s| shipment_view(s, Vec::new(), base)).collect(),
@@ -1118,7 +1118,7 @@ pub async fn get_delivery(
     auth: Authorized<SalesRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let (s, l) = sales::get_shipment(&app, auth.tenant_id(), TradeSide::Sales, *id).await?;
+    let (s, l) = app::get_shipment(&app, auth.tenant_id(), TradeSide::Sales, *id).await?;
     Ok(HttpResponse::Ok().json(shipment_view(s, l, &auth.tenant.base_currency)))
 }
 
@@ -1613,7 +1613,7 @@ pub async fn get_goods_receipt(
     auth: Authorized<PurchasingRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
-    let (s, l) = sales::get_shipment(&app, auth.tenant_id(), TradeSide::Purchase, *id).await?;
+    let (s, l) = app::get_shipment(&app, auth.tenant_id(), TradeSide::Purchase, *id).await?;
     Ok(HttpResponse::Ok().json(shipment_view(s, l, &auth.tenant.base_currency)))
 }
 

@@ -19,16 +19,15 @@ use super::trade::{
     shipment_json,
 };
 use super::{AppState, Change, Ctx, record};
-use crate::domain::ids::TenantId;
 use crate::domain::ledger::minor_unit_digits;
-use crate::domain::receivables::{self as ar, Side};
+use crate::domain::receivables::Side;
 use crate::domain::stock::is_stocked;
-use crate::domain::trade::{self as rules, Exposure, LineProgress, TradeSide};
+use crate::domain::trade::{self as rules, Exposure, TradeSide};
 use crate::error::{AppError, AppResult, FieldError, Fields};
 use crate::store::receivables::{self as parties, Allocation, Invoice, InvoiceLine, InvoiceStatus, LineLink};
 use crate::store::stock::{self as stock_store, Item};
-use crate::store::trade::{self as store, Order, OrderLine, Shipment, ShipmentFilter, ShipmentLine};
-use crate::store::{Access, Page, TenantTx, tenants};
+use crate::store::trade::{self as store, Order, OrderLine, Shipment, ShipmentLine};
+use crate::store::{Access, TenantTx, tenants};
 
 const SALES: TradeSide = TradeSide::Sales;
 
@@ -1076,111 +1075,4 @@ async fn invoices_billing_shipment(tx: &TenantTx<'_>, shipment: Uuid) -> AppResu
         }
     }
     Ok(out)
-}
-
-// ================================================================ reading
-
-pub async fn get_shipment(
-    app: &AppState,
-    tenant: TenantId,
-    side: TradeSide,
-    id: Uuid,
-) -> AppResult<(Shipment, Vec<ShipmentLine>)> {
-    let tx = app.store.begin(tenant, Access::Read).await?;
-    let s = store::get_shipments(&tx, &[id]).await?.into_iter().next().filter(|(s, _)| s.side == side);
-    tx.commit().await?;
-    s.ok_or(AppError::NotFound { entity: if side == SALES { "delivery" } else { "goods receipt" } })
-}
-
-pub async fn list_shipments(
-    app: &AppState,
-    tenant: TenantId,
-    side: TradeSide,
-    f: &ShipmentFilter,
-    page: &Page,
-) -> AppResult<Vec<Shipment>> {
-    let tx = app.store.begin(tenant, Access::Read).await?;
-    let l = store::list_shipments(&tx, side, f, page).await?;
-    tx.commit().await?;
-    Ok(l)
-}
-
-/// An order with everything that happened to it.
-pub struct OrderOverview {
-    pub order: Order,
-    pub lines: Vec<OrderLine>,
-    /// draft | confirmed | partly_delivered | delivered | invoiced | paid | closed | cancelled
-    /// (quotations: their own status).
-    pub progress: String,
-    pub delivery_status: &'static str,
-    pub billing_status: &'static str,
-    pub shipments: Vec<Shipment>,
-    pub invoices: Vec<Invoice>,
-    pub allocations: Vec<Allocation>,
-    /// Base currency: revenue billed (net of credit notes), cost of goods issued (net of
-    /// returns), and the difference.
-    pub revenue: Decimal,
-    pub cost: Decimal,
-    pub margin: Decimal,
-}
-
-pub async fn overview(app: &AppState, tenant: TenantId, side: TradeSide, id: Uuid) -> AppResult<OrderOverview> {
-    let tx = app.store.begin(tenant, Access::Read).await?;
-    let (order, lines) = load_order(&tx, side, id, false).await?;
-    let items = stock_store::get_items(&tx, &lines.iter().map(|l| l.item_id).collect::<Vec<_>>()).await?;
-    let shipments = store::shipments_of_order(&tx, id).await?.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
-    let invoice_side = side.invoice_side();
-    let mut invoices = Vec::new();
-    let mut revenue = Decimal::ZERO;
-    let base_digits = minor_unit_digits(&tenants::current(&tx).await?.base_currency);
-    for inv_id in store::invoices_of_order(&tx, id).await? {
-        let Some((inv, ilines)) = parties::get_invoice(&tx, invoice_side, inv_id).await? else { continue };
-        if inv.status == InvoiceStatus::Posted {
-            let net: Decimal = ilines.iter().filter(|l| l.link.is_some_and(|k| k.order_id == id)).map(|l| l.net).sum();
-            let base = ar::to_base(net, inv.exchange_rate, base_digits);
-            revenue += if inv.is_credit_note { -base } else { base };
-        }
-        invoices.push(inv);
-    }
-    let ids: Vec<Uuid> = invoices.iter().map(|i| i.id).collect();
-    let allocations = parties::allocations_of_invoices(&tx, &ids).await?;
-    tx.commit().await?;
-    let cost: Decimal = lines.iter().map(|l| l.cost).sum();
-    let progress_lines: Vec<LineProgress> = lines
-        .iter()
-        .map(|l| LineProgress {
-            quantity: if order.status == "closed" { l.shipped.min(l.quantity) } else { l.quantity },
-            ships: items.get(&l.item_id).is_some_and(|i| is_stocked(&i.item_type)),
-            shipped: l.shipped,
-            returned: l.returned,
-            invoiced: l.invoiced,
-        })
-        .collect();
-    let (delivery_status, billing_status) = rules::progress(&progress_lines);
-    let paid = invoices
-        .iter()
-        .filter(|i| i.status == InvoiceStatus::Posted && !i.is_credit_note)
-        .all(|i| i.open_amount.is_zero())
-        && !invoices.is_empty();
-    let progress = match order.status.as_str() {
-        "confirmed" | "closed" if billing_status == "invoiced" && paid => "paid",
-        "confirmed" if billing_status == "invoiced" => "invoiced",
-        "confirmed" if delivery_status == "delivered" => "delivered",
-        "confirmed" if delivery_status == "partly_delivered" => "partly_delivered",
-        other => other,
-    }
-    .to_owned();
-    Ok(OrderOverview {
-        order,
-        lines,
-        progress,
-        delivery_status,
-        billing_status,
-        shipments,
-        invoices,
-        allocations,
-        revenue,
-        cost,
-        margin: revenue - cost,
-    })
 }
