@@ -67,7 +67,7 @@ async fn bench(url: String) {
     config.workers = Some(2);
     config.db_max_connections = 24;
     let app = Application::build(config, Arc::new(SystemClock)).await.unwrap();
-    let (port, _state) = app.spawn();
+    let (port, state) = app.spawn();
     let base = format!("http://127.0.0.1:{port}");
     let c = reqwest::Client::new();
     let s = send(
@@ -229,4 +229,11 @@ async fn bench(url: String) {
         .await
         .unwrap();
     println!("  trial balance balanced: {}", tb["totals"]["balanced"]);
+    let tenant = meridian::domain::ids::TenantId(tenant.parse().unwrap());
+    let tx = state.store.begin(tenant, meridian::store::Access::Read).await.unwrap();
+    let mut violations = meridian::store::ledger::invariant_violations(&tx).await.unwrap();
+    violations.extend(meridian::app::receivables::control_violations(&tx).await.unwrap());
+    tx.commit().await.unwrap();
+    println!("  ledger invariants (numbering, balances, sub-ledgers): {} violations", violations.len());
+    assert!(violations.is_empty(), "{violations:?}");
 }

@@ -7,6 +7,8 @@
 //! partly paid; a foreign-currency order; and every bad input that must write nothing.
 //! The books are checked to the cent at the end.
 
+use meridian::domain::ids::TenantId;
+use meridian::store::Access;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -355,6 +357,14 @@ async fn order_to_cash_and_procure_to_pay_land_in_the_books_to_the_cent() {
         let why = blocked.body["detail"].as_str().unwrap();
         assert!(why.contains("invoice SI-000001 is ") && why.contains(" days overdue with 488.75 open"), "{why}");
         assert!(why.contains("orders are blocked after 10 days"), "{why}");
+
+        // Every entry balances, balances equal their lines, vouchers are numbered 1..n per
+        // period, and the sub-ledgers equal their control accounts.
+        let tx = app.state.store.begin(TenantId(t.id.parse().unwrap()), Access::Read).await.unwrap();
+        let mut violations = meridian::store::ledger::invariant_violations(&tx).await.unwrap();
+        violations.extend(meridian::app::receivables::control_violations(&tx).await.unwrap());
+        tx.commit().await.unwrap();
+        assert!(violations.is_empty(), "{violations:?}");
     })
     .await;
 }

@@ -308,7 +308,7 @@ pub async fn match_line(app: &AppState, ctx: &Ctx, line_id: Uuid, entry_id: Uuid
             "bank_statement_line",
             Some(line_id.to_string()),
             None,
-            Some(serde_json::json!({"entry_id": entry_id, "number": entry.number})),
+            Some(serde_json::json!({"entry_id": entry_id})),
         ),
     )
     .await?;

@@ -798,14 +798,26 @@ pub(crate) async fn number_prefix(tx: &TenantTx<'_>) -> AppResult<&'static str> 
     Ok(if tenants::current(tx).await?.coa_template == "cn_small_business" { "记" } else { "JE" })
 }
 
+/// When a posted entry gets its voucher number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numbering {
+    /// Now, because the caller shows it (manual entries, reversals, closing entries).
+    Now,
+    /// Right before the transaction commits (documents' entries: deliveries, invoices,
+    /// payments), so that posters do not queue on the period's sequence while the rest of
+    /// their document is written. `entry.number` stays `None` in the caller.
+    AtCommit,
+}
+
 /// The posting engine's last step, shared by every module: refuses locked dates and closed
 /// periods, numbers the entry gaplessly in its period, and adds its lines to the period
-/// balances — all inside the caller's transaction.
+/// balances — all inside the caller's transaction (balances as it commits).
 pub async fn post_in(
     tx: &TenantTx<'_>,
     entry: &mut Entry,
     lines: &[EntryLine],
     now: chrono::DateTime<chrono::Utc>,
+    numbering: Numbering,
 ) -> AppResult<()> {
     let settings = books::settings(tx).await?;
     if !rules::after_lock(entry.entry_date, settings.hard_lock_date) {
@@ -821,22 +833,17 @@ pub async fn post_in(
     }
     let prefix = number_prefix(tx).await?;
     let key = format!("journal:{}", entry.period_id);
-    let n = books::next_in_sequence(tx, &key).await?;
-    entry.number = Some(format!("{prefix}-{}-{:02}-{n:04}", entry.entry_date.year(), entry.entry_date.month()));
+    let (year, month) = (entry.entry_date.year(), entry.entry_date.month());
+    let format = move |n: i64| format!("{prefix}-{year}-{month:02}-{n:04}");
+    match numbering {
+        Numbering::Now => entry.number = Some(format(books::next_in_sequence(tx, &key).await?)),
+        Numbering::AtCommit => books::number_entry_at_commit(tx, key, entry.id, Box::new(format))?,
+    }
     entry.is_posted = true;
     entry.posted_at = Some(now);
     entry.updated_at = now;
-    let mut per_account: HashMap<Uuid, (Decimal, Decimal)> = HashMap::new();
     for l in lines {
-        let e = per_account.entry(l.account_id).or_default();
-        e.0 += l.debit;
-        e.1 += l.credit;
-    }
-    let mut accounts: Vec<_> = per_account.into_iter().collect();
-    // A fixed order keeps concurrent posters from deadlocking on balance rows.
-    accounts.sort_by_key(|(id, _)| *id);
-    for (account, (debit, credit)) in accounts {
-        books::add_to_balance(tx, account, entry.period_id, debit, credit).await?;
+        books::add_to_balance_at_commit(tx, l.account_id, entry.period_id, l.debit, l.credit)?;
     }
     Ok(())
 }
@@ -875,7 +882,7 @@ pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry
     let base = tenants::current(&tx).await?.base_currency;
     check(&tx, &input, &entry.currency, &base).await?;
     let before = entry.clone();
-    post_in(&tx, &mut entry, &input.lines, now).await?;
+    post_in(&tx, &mut entry, &input.lines, now, Numbering::Now).await?;
     entry.version += 1;
     if !books::mark_posted(&tx, &entry).await? {
         return Err(AppError::StaleVersion { entity: "journal entry", current: before.version });
@@ -988,7 +995,7 @@ pub(crate) async fn reverse_in(
         updated_at: now,
         version: 1,
     };
-    post_in(tx, &mut reversal, &mirrored, now).await?;
+    post_in(tx, &mut reversal, &mirrored, now, Numbering::Now).await?;
     books::insert_entry(tx, &reversal, &mirrored).await?;
     if !books::mark_reversed(tx, original.id, reversal.id, now).await? {
         return Err(AppError::InvalidState {

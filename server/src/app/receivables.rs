@@ -902,7 +902,7 @@ pub(crate) async fn post_document_entry(
     let ids: Vec<Uuid> = lines.iter().map(|l| l.account_id).collect();
     let facts = books::account_facts(tx, &ids).await?;
     rules::check_lines(lines, &entry.currency, &base, &facts).map_err(posting_error)?;
-    post_in(tx, &mut entry, lines, now).await?;
+    post_in(tx, &mut entry, lines, now, super::ledger::Numbering::AtCommit).await?;
     books::insert_entry(tx, &entry, lines).await?;
     Ok(entry)
 }
@@ -1238,7 +1238,7 @@ pub async fn write_off(
         &tx,
         ctx,
         now,
-        Change::new(&format!("{name}.write_off"), name, Some(id.to_string()), None, Some(serde_json::json!({"amount": amount.to_string(), "base": amount_base.to_string(), "entry": entry.number}))),
+        Change::new(&format!("{name}.write_off"), name, Some(id.to_string()), None, Some(serde_json::json!({"amount": amount.to_string(), "base": amount_base.to_string(), "entry_id": entry.id}))),
     )
     .await?;
     tx.commit().await?;

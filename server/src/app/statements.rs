@@ -171,7 +171,7 @@ pub async fn close_year(app: &AppState, ctx: &Ctx, year: i32) -> AppResult<YearC
             updated_at: now,
             version: 1,
         };
-        post_in(&tx, &mut e, &entry_lines, now).await?;
+        post_in(&tx, &mut e, &entry_lines, now, super::ledger::Numbering::Now).await?;
         books::insert_entry(&tx, &e, &entry_lines).await?;
         Some((e, entry_lines))
     };

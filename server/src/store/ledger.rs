@@ -648,6 +648,61 @@ pub async fn mark_reversed(tx: &TenantTx<'_>, id: Uuid, by: Uuid, now: DateTime<
     Ok(res.rows_affected == 1)
 }
 
+/// Work on hot rows kept for the end of a transaction. Every posting adds to a handful of
+/// shared balance rows (inventory, receivables, revenue, VAT, bank) and takes the period's
+/// voucher number; done where the posting happens, those row locks would be held through the
+/// rest of the use case and posters of every kind would queue behind each other. Kept here,
+/// they are taken in one short burst right before COMMIT, in a fixed order (sequences by key,
+/// then balances by account and period) so concurrent posters cannot deadlock.
+#[derive(Default)]
+pub struct AtCommit {
+    numbers: std::collections::BTreeMap<String, Vec<(Uuid, NumberFormat)>>,
+    balances: std::collections::BTreeMap<(Uuid, i32), (Decimal, Decimal)>,
+}
+
+/// Turns a sequence value into the entry's number.
+pub type NumberFormat = Box<dyn Fn(i64) -> String + Send>;
+
+/// Numbers a posted journal entry from the gapless sequence `key` when the transaction commits.
+pub fn number_entry_at_commit(tx: &TenantTx<'_>, key: String, entry: Uuid, format: NumberFormat) -> AppResult<()> {
+    tx.at_commit_work()?.numbers.entry(key).or_default().push((entry, format));
+    Ok(())
+}
+
+/// Adds posted amounts to the account's balance for the period when the transaction commits.
+pub fn add_to_balance_at_commit(
+    tx: &TenantTx<'_>,
+    account: Uuid,
+    period: i32,
+    debit: Decimal,
+    credit: Decimal,
+) -> AppResult<()> {
+    let mut work = tx.at_commit_work()?;
+    let cell = work.balances.entry((account, period)).or_default();
+    cell.0 += debit;
+    cell.1 += credit;
+    Ok(())
+}
+
+pub(super) async fn flush_at_commit(tx: &TenantTx<'_>, work: AtCommit) -> AppResult<()> {
+    for (key, entries) in work.numbers {
+        let count = i64::try_from(entries.len()).map_err(AppError::internal)?;
+        let first = take_from_sequence(tx, &key, count).await?;
+        for ((id, format), n) in entries.into_iter().zip(first..) {
+            journal_entries::Entity::update_many()
+                .col_expr(journal_entries::Column::Number, Expr::value(Some(format(n))))
+                .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+                .filter(journal_entries::Column::Id.eq(id))
+                .exec(tx.conn())
+                .await?;
+        }
+    }
+    for ((account, period), (debit, credit)) in work.balances {
+        add_to_balance(tx, account, period, debit, credit).await?;
+    }
+    Ok(())
+}
+
 /// Adds posted amounts to the account's balance for the period.
 pub async fn add_to_balance(
     tx: &TenantTx<'_>,
@@ -833,23 +888,29 @@ pub async fn account_lines(
 /// the row is created if missing or incremented under its row lock, so concurrent posters queue
 /// and no number is skipped or repeated.
 pub async fn next_in_sequence(tx: &TenantTx<'_>, key: &str) -> AppResult<i64> {
+    take_from_sequence(tx, key, 1).await
+}
+
+/// Takes `count` consecutive numbers from a gapless sequence; returns the first.
+async fn take_from_sequence(tx: &TenantTx<'_>, key: &str, count: i64) -> AppResult<i64> {
     use super::entities::document_sequences::{Column as C, Entity};
-    // One statement: create the row at 2 (handing out 1) or add one under its row lock. Posters
-    // of the same kind queue once, not once for the insert and again for the update.
+    // One statement: create the row at count + 1 (handing out 1..=count) or add count under its
+    // row lock. Posters of the same kind queue once, not once for the insert and again for the
+    // update.
     let stmt = Query::insert()
         .into_table(Entity)
         .columns([C::TenantId, C::SequenceKey, C::NextValue])
-        .values([tx.tenant().0.into(), key.into(), 2i64.into()])
+        .values([tx.tenant().0.into(), key.into(), (count + 1).into()])
         .map_err(AppError::internal)?
         .on_conflict(
             OnConflict::columns([C::TenantId, C::SequenceKey])
-                .value(C::NextValue, Expr::col((Entity, C::NextValue)).add(1))
+                .value(C::NextValue, Expr::col((Entity, C::NextValue)).add(count))
                 .to_owned(),
         )
         .returning(Query::returning().column(C::NextValue))
         .to_owned();
     let row = tx.conn().query_one(&stmt).await?.ok_or_else(|| AppError::internal("sequence row missing"))?;
-    Ok(row.try_get::<i64>("", "next_value")? - 1)
+    Ok(row.try_get::<i64>("", "next_value")? - count)
 }
 
 /// Ledger invariants that must hold after any sequence of operations; each returned string
@@ -896,6 +957,26 @@ pub async fn invariant_violations(tx: &TenantTx<'_>) -> AppResult<Vec<String>> {
     }
     for ((account, period), sums) in per_cell {
         out.push(format!("lines of {account} in {period} sum to {sums:?} with no balance row"));
+    }
+    // Posted entries are numbered 1, 2, 3... in each period, none skipped or repeated.
+    let posted = journal_entries::Entity::find()
+        .filter(journal_entries::Column::TenantId.eq(tx.tenant().0))
+        .filter(journal_entries::Column::Status.eq("posted"))
+        .all(tx.conn())
+        .await?;
+    let mut per_period: HashMap<i32, Vec<i64>> = HashMap::new();
+    for e in &posted {
+        let n = e.number.as_deref().and_then(|n| n.rsplit('-').next()).and_then(|n| n.parse().ok());
+        match n {
+            Some(n) => per_period.entry(e.period_id).or_default().push(n),
+            None => out.push(format!("posted entry {} has no number ({:?})", e.id, e.number)),
+        }
+    }
+    for (period, mut numbers) in per_period {
+        numbers.sort_unstable();
+        if numbers.iter().zip(1..).any(|(n, expected)| *n != expected) {
+            out.push(format!("entry numbers of {period} are not 1..={}: {numbers:?}", numbers.len()));
+        }
     }
     Ok(out)
 }

@@ -62,6 +62,9 @@ pub struct TenantTx<'s> {
     tx: DatabaseExecutor<'s>,
     tenant: TenantId,
     _writer: Option<OwnedMutexGuard<()>>,
+    /// Work on rows that every poster shares (voucher sequences, period balances), kept for
+    /// the moment before COMMIT so their row locks are held for as short a time as possible.
+    at_commit: std::sync::Mutex<ledger::AtCommit>,
 }
 
 impl TenantTx<'_> {
@@ -81,8 +84,15 @@ impl TenantTx<'_> {
         Ok(())
     }
 
+    /// Runs the work kept for the end (see [`ledger::AtCommit`]), then commits.
     pub async fn commit(self) -> AppResult<()> {
+        let pending = std::mem::take(&mut *self.at_commit_work()?);
+        ledger::flush_at_commit(&self, pending).await?;
         finish(self.tx).await
+    }
+
+    pub(in crate::store) fn at_commit_work(&self) -> AppResult<std::sync::MutexGuard<'_, ledger::AtCommit>> {
+        self.at_commit.lock().map_err(|_| AppError::internal("commit work poisoned"))
     }
 }
 
@@ -165,7 +175,7 @@ impl Store {
             ))
             .await?;
         }
-        Ok(TenantTx { tx, tenant, _writer: writer })
+        Ok(TenantTx { tx, tenant, _writer: writer, at_commit: Default::default() })
     }
 
     pub async fn begin_platform(&self, access: Access) -> AppResult<PlatformTx<'_>> {
