@@ -15,6 +15,7 @@ mod m20261124_000004_bank;
 mod m20261125_000005_line_dates;
 mod m20261126_000006_inventory;
 mod m20261127_000007_trade;
+mod m20261128_000008_plugins;
 
 pub struct Migrator;
 
@@ -29,17 +30,22 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_line_dates::Migration),
             Box::new(m20261126_000006_inventory::Migration),
             Box::new(m20261127_000007_trade::Migration),
+            Box::new(m20261128_000008_plugins::Migration),
         ]
     }
 }
 
 /// Expands the backend-specific type placeholders of a DDL text.
 pub fn ddl(backend: DbBackend, sql: &str) -> String {
-    let (uuid, ts, json, boolean) = match backend {
-        DbBackend::Postgres => ("uuid", "timestamptz", "jsonb", "boolean"),
-        _ => ("blob", "text", "text", "integer"),
+    let (uuid, ts, json, boolean, bytes) = match backend {
+        DbBackend::Postgres => ("uuid", "timestamptz", "jsonb", "boolean", "bytea"),
+        _ => ("blob", "text", "text", "integer", "blob"),
     };
-    sql.replace("{uuid}", uuid).replace("{ts}", ts).replace("{json}", json).replace("{bool}", boolean)
+    sql.replace("{uuid}", uuid)
+        .replace("{ts}", ts)
+        .replace("{json}", json)
+        .replace("{bool}", boolean)
+        .replace("{bytes}", bytes)
 }
 
 /// Runs every statement of a `;`-separated DDL text after placeholder expansion.

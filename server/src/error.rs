@@ -48,8 +48,12 @@ pub enum AppError {
     #[error("{detail}")]
     CreditCheck { rule: &'static str, detail: String },
     /// A validator (a plugin) refused a document transition.
-    #[error("{by} refused this ({hook}): {message}")]
+    #[error("refused by {by} at {hook}: {message}")]
     Vetoed { hook: &'static str, by: String, message: String },
+    /// A plugin guarding a transition failed (trapped, ran out of budget, overstepped its
+    /// grants); the transition is refused with why.
+    #[error("the plugin {plugin} failed at {hook} and {detail}; nothing was changed")]
+    PluginFailed { hook: &'static str, plugin: String, detail: String },
     #[error("stock is closed up to {closing_date}; nothing dated on or before it can move stock")]
     StockClosed { closing_date: String },
     #[error("the books are locked up to {lock_date}; nothing dated on or before it can be posted")]

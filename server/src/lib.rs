@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod infra;
+pub mod plugins;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

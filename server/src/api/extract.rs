@@ -161,6 +161,8 @@ needs!(
     BillingWrite = Sales:Write | Finance:Write,
     PayablesWrite = Purchasing:Write | Finance:Write,
     HoldRelease = Purchasing:Approve | Finance:Approve,
+    PluginsRead = Plugins:Read,
+    PluginsWrite = Plugins:Write,
 );
 
 /// The caller, proven to hold `P` and to be entitled to its module.

@@ -10,6 +10,7 @@ pub mod health;
 pub mod ledger;
 pub mod middleware;
 pub mod operator;
+pub mod plugins;
 pub mod problem;
 pub mod receivables;
 pub mod statements;
@@ -212,7 +213,15 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(trade::return_goods_receipt)
         .service(trade::invoice_receipts)
         .service(trade::release_supplier_invoice)
-        .service(trade::supplier_performance);
+        .service(trade::supplier_performance)
+        .service(plugins::upload_plugin)
+        .service(plugins::list_plugins)
+        .service(plugins::get_plugin)
+        .service(plugins::enable_plugin)
+        .service(plugins::disable_plugin)
+        .service(plugins::rollback_plugin)
+        .service(plugins::set_plugin_settings)
+        .service(plugins::plugin_invocations);
 }
 
 /// Routes under `/operator/v1`.

@@ -5,10 +5,10 @@ pub mod access;
 pub mod audit;
 pub mod bank;
 pub mod demo;
-pub mod hooks;
 pub mod inventory;
 pub mod ledger;
 pub mod operator;
+pub mod plugins;
 pub mod purchasing;
 pub mod receivables;
 pub mod sales;
@@ -52,8 +52,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
-    /// Validators that may veto document transitions (plugins register here).
-    pub hooks: hooks::Hooks,
+    /// Where plugin invocations go to be logged (a background writer).
+    pub plugin_log: plugins::PluginLog,
     tenants: TtlCache<TenantId, Tenant>,
     pub(crate) api_keys: TtlCache<uuid::Uuid, access::CachedApiKey>,
     pub(crate) verified_tokens: TtlCache<String, crate::auth::tokens::VerifiedAccess>,
@@ -68,7 +68,7 @@ impl AppState {
             tokens,
             limiter,
             metrics: Metrics::new(),
-            hooks: hooks::Hooks::default(),
+            plugin_log: plugins::PluginLog::default(),
             tenants: TtlCache::new(TENANT_CACHE_TTL),
             api_keys: TtlCache::new(API_KEY_CACHE_TTL),
             verified_tokens: TtlCache::new(VERIFIED_TOKEN_CACHE_TTL),

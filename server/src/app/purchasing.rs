@@ -11,8 +11,8 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::hooks::Hook;
 use super::ledger::currency_and_rate;
+use super::plugins::Hook;
 use super::receivables::{
     FixedBase, InvoiceInput, InvoiceLineInput, create_invoice_in, document_entry, mapped, mapping, next_number,
     post_document_entry, post_invoice_in,
@@ -509,8 +509,9 @@ pub async fn order_action(
             if o.status != "draft" {
                 return Err(not_editable(&o, "approved"));
             }
-            active_party(&tx, PURCHASE, o.party_id).await?;
-            app.hooks.before(ctx.principal.tenant, Hook::PurchaseOrderApprove, &before)?;
+            let party = active_party(&tx, PURCHASE, o.party_id).await?;
+            let doc = super::plugins::order_document(&tx, &o, &lines, &party).await?;
+            super::plugins::before(app, &tx, Hook::PurchaseOrderApprove, doc).await?;
             o.status = "confirmed".into();
             o.confirmed_at = Some(now);
             o.confirmed_by = Some(ctx.principal.actor_uuid());

@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::hooks::Hook;
 use super::inventory::{release_in, reserve_in};
+use super::plugins::Hook;
 use super::receivables::{InvoiceInput, InvoiceLineInput, create_invoice_in, mapped, mapping, post_invoice_in};
 use super::stock_posting::{Movement, Source, post_movements};
 use super::trade::{
@@ -210,7 +210,8 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
             });
         }
     }
-    app.hooks.before(ctx.principal.tenant, Hook::SalesOrderConfirm, &order_json(&o, &lines))?;
+    let doc = super::plugins::order_document(&tx, &o, &lines, &party).await?;
+    super::plugins::before(app, &tx, Hook::SalesOrderConfirm, doc).await?;
     let item_ids: Vec<Uuid> = lines.iter().map(|l| l.item_id).collect();
     let items = stock_store::get_items(&tx, &item_ids).await?;
     let pairs: Vec<(Uuid, Uuid)> = lines

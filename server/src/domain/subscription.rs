@@ -39,6 +39,9 @@ pub struct Entitlements {
     pub plugin_slots: u32,
     /// Requests per minute for the whole tenant.
     pub api_rate_per_minute: u32,
+    /// What one validator or calculator call may use: instructions (fuel) and wall-clock time.
+    pub plugin_fuel: u64,
+    pub plugin_millis: u64,
 }
 
 impl Entitlements {
@@ -51,26 +54,37 @@ impl Entitlements {
 pub fn entitlements(plan: Option<Plan>) -> Entitlements {
     use Module::*;
     match plan {
-        None => {
-            Entitlements { seats: 10, modules: Module::BUSINESS.to_vec(), plugin_slots: 3, api_rate_per_minute: 6_000 }
-        }
+        None => Entitlements {
+            seats: 10,
+            modules: Module::BUSINESS.to_vec(),
+            plugin_slots: 3,
+            api_rate_per_minute: 6_000,
+            plugin_fuel: 10_000_000,
+            plugin_millis: 50,
+        },
         Some(Plan::Starter) => Entitlements {
             seats: 5,
             modules: vec![Finance, Inventory, Sales, Purchasing, Crm],
             plugin_slots: 1,
             api_rate_per_minute: 3_000,
+            plugin_fuel: 10_000_000,
+            plugin_millis: 50,
         },
         Some(Plan::Business) => Entitlements {
             seats: 50,
             modules: Module::BUSINESS.to_vec(),
             plugin_slots: 10,
             api_rate_per_minute: 30_000,
+            plugin_fuel: 20_000_000,
+            plugin_millis: 100,
         },
         Some(Plan::Enterprise) => Entitlements {
             seats: 1_000,
             modules: Module::BUSINESS.to_vec(),
             plugin_slots: 50,
             api_rate_per_minute: 1_200_000,
+            plugin_fuel: 50_000_000,
+            plugin_millis: 200,
         },
     }
 }

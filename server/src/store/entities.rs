@@ -1265,3 +1265,78 @@ pub mod purchase_requests {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod plugin_versions {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plugin_versions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plugin: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: String,
+        pub sha256: String,
+        pub manifest: String,
+        pub component: Vec<u8>,
+        pub size_bytes: i64,
+        pub uploaded_by: Option<Uuid>,
+        pub uploaded_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod plugin_installs {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plugin_installs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plugin: String,
+        pub active_version: String,
+        pub previous_version: Option<String>,
+        pub enabled: bool,
+        pub granted: String,
+        pub settings: String,
+        pub failures: i32,
+        pub disabled_reason: Option<String>,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod plugin_invocations {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plugin_invocations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub plugin: String,
+        pub version: String,
+        pub hook: String,
+        pub subject: Option<String>,
+        pub started_at: DateTimeUtc,
+        pub duration_us: i64,
+        pub fuel: i64,
+        pub outcome: String,
+        pub error: Option<String>,
+        pub logs: String,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -11,6 +11,7 @@ mod entities;
 pub mod fx;
 pub mod idempotency;
 pub mod ledger;
+pub mod plugins;
 pub mod receivables;
 pub mod refresh_tokens;
 pub mod roles;

@@ -7,7 +7,10 @@ impl Plugin for Bomb {
     fn validate(_: Hook, _: Document) -> Result<(), Veto> {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
-            hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
+            // Reserve a MiB at a time without filling it: memory grows faster than fuel burns.
+            let mut block = Vec::<u8>::with_capacity(1 << 20);
+            block.push(7);
+            hoard.push(std::hint::black_box(block));
             if hoard.len() == usize::MAX {
                 return Ok(());
             }
