@@ -12,6 +12,7 @@ fn root() -> PathBuf {
 fn built() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        install_target();
         let plugins = root().join("plugins");
         let target = plugins.join("target");
         let out = Command::new(env!("CARGO"))
@@ -31,6 +32,15 @@ fn built() -> &'static PathBuf {
         );
         target.join("wasm32-wasip2").join("release")
     })
+}
+
+/// Adds the wasm32-wasip2 target through rustup when it is missing, so that the README's test
+/// command works on a fresh machine.
+fn install_target() {
+    let Ok(list) = Command::new("rustup").args(["target", "list", "--installed"]).output() else { return };
+    if !String::from_utf8_lossy(&list.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") {
+        let _ = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+    }
 }
 
 /// The component of a plugin crate, e.g. `credit-guard` or `hostile-spin`.
