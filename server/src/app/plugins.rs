@@ -594,6 +594,7 @@ pub async fn before(app: &AppState, tx: &TenantTx<'_>, hook: Hook, doc: runtime:
         return Ok(());
     }
     let doc = Arc::new(doc);
+    let budget = budget_for(tx).await?;
     for a in active {
         let mut data = call_data(&a);
         if data.grants.contains(&Capability::ReadCustomers)
@@ -601,7 +602,6 @@ pub async fn before(app: &AppState, tx: &TenantTx<'_>, hook: Hook, doc: runtime:
         {
             data.customers.insert(p.id.clone(), p.clone());
         }
-        let budget = budget_for(tx).await?;
         let (prepared, d) = (a.prepared.clone(), doc.clone());
         let started_at = Utc::now();
         let outcome =
