@@ -881,7 +881,7 @@ pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry
     };
     let base = tenants::current(&tx).await?.base_currency;
     check(&tx, &input, &entry.currency, &base).await?;
-    let doc = super::plugins::entry_document(&tx, &entry, &input.lines).await?;
+    let doc = async || super::plugins::entry_document(&tx, &entry, &input.lines).await;
     super::plugins::before(app, &tx, super::plugins::Hook::JournalEntryPost, doc).await?;
     let before = entry.clone();
     post_in(&tx, &mut entry, &input.lines, now, Numbering::Now).await?;

@@ -587,13 +587,19 @@ fn call_data(a: &Active) -> CallData {
 
 /// Asks every enabled validator of `hook`, in name order, inside the transition's transaction.
 /// The first veto refuses the transition with the plugin's message; a plugin that fails
-/// refuses it too (validators fail closed), naming what the plugin did.
-pub async fn before(app: &AppState, tx: &TenantTx<'_>, hook: Hook, doc: runtime::Document) -> AppResult<()> {
+/// refuses it too (validators fail closed), naming what the plugin did. `document` builds what
+/// they see, only when there is a validator to ask.
+pub async fn before(
+    app: &AppState,
+    tx: &TenantTx<'_>,
+    hook: Hook,
+    document: impl AsyncFnOnce() -> AppResult<runtime::Document>,
+) -> AppResult<()> {
     let active = active_for(tx, hook.as_str()).await?;
     if active.is_empty() {
         return Ok(());
     }
-    let doc = Arc::new(doc);
+    let doc = Arc::new(document().await?);
     let budget = budget_for(tx).await?;
     for a in active {
         let mut data = call_data(&a);

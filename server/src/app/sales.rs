@@ -210,7 +210,7 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
             });
         }
     }
-    let doc = super::plugins::order_document(&tx, &o, &lines, &party).await?;
+    let doc = async || super::plugins::order_document(&tx, &o, &lines, &party).await;
     super::plugins::before(app, &tx, Hook::SalesOrderConfirm, doc).await?;
     let item_ids: Vec<Uuid> = lines.iter().map(|l| l.item_id).collect();
     let items = stock_store::get_items(&tx, &item_ids).await?;
