@@ -16,6 +16,7 @@ mod m20261125_000005_line_dates;
 mod m20261126_000006_inventory;
 mod m20261127_000007_trade;
 mod m20261128_000008_plugins;
+mod m20261129_000009_events;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_inventory::Migration),
             Box::new(m20261127_000007_trade::Migration),
             Box::new(m20261128_000008_plugins::Migration),
+            Box::new(m20261129_000009_events::Migration),
         ]
     }
 }

@@ -51,7 +51,7 @@ impl Application {
         let workers = config.workers;
         let body_limit = config.body_limit_bytes;
         let state = web::Data::new(AppState::new(config, store, clock, tokens, limiter));
-        state.plugin_log.start(state.store.clone());
+        crate::app::plugins::start(state.clone().into_inner());
         if state.config.seed_demo && crate::app::demo::seed(&state).await? {
             tracing::info!("seeded the demo tenant");
         }

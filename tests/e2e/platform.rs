@@ -248,11 +248,18 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
             client.get(format!("{url}/api/v1/reports/trial-balance")).bearer_auth(&token).send().await?.json().await?;
         let drafts: serde_json::Value =
             client.get(format!("{url}/api/v1/journal-entries?status=draft")).bearer_auth(&token).send().await?.json().await?;
-        Ok::<_, reqwest::Error>((users, books, drafts))
+        let plugins: serde_json::Value =
+            client.get(format!("{url}/api/v1/plugins")).bearer_auth(&token).send().await?.json().await?;
+        Ok::<_, reqwest::Error>((users, books, drafts, plugins))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (users, books, drafts) = result.unwrap();
+    let (users, books, drafts, plugins) = result.unwrap();
+    assert_eq!(
+        (plugins[0]["name"].as_str(), plugins[0]["enabled"].as_bool(), plugins[0]["settings"]["tag"].as_str()),
+        (Some("credit-guard"), Some(true), Some("high value")),
+        "the demo company runs an example plugin: {plugins}"
+    );
     assert!(users["data"].as_array().unwrap().len() >= 6, "the demo company has staff: {users}");
     assert!(books["lines"].as_array().unwrap().len() >= 8, "the demo company has books: {books}");
     assert_eq!(books["totals"]["balanced"], true);

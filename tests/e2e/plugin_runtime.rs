@@ -186,3 +186,24 @@ fn hostile_plugins_fail_their_own_call_and_the_runtime_keeps_serving() {
     assert!(matches!(rt.load(b"\0asm not really"), Err(LoadError::Invalid(_))));
     healthy();
 }
+
+/// The demo tenant runs a prebuilt copy of credit-guard (`plugins/dist`), so that the README's
+/// first command needs no wasm toolchain. It must answer as the source does today; if this
+/// fails, rebuild it: `cargo build --release --target wasm32-wasip2 --manifest-path
+/// plugins/Cargo.toml && cp plugins/target/wasm32-wasip2/release/credit_guard.wasm
+/// plugins/dist/credit-guard.wasm`.
+#[test]
+fn the_demo_tenants_prebuilt_plugin_matches_its_source() {
+    let rt = runtime().unwrap();
+    let built = rt.load(&component("credit-guard")).unwrap();
+    let shipped = rt.load(meridian::app::demo::DEMO_PLUGIN).unwrap();
+    let data = grants(&[Capability::Log]);
+    for (total, tags) in [(dec(650000, 2), &["watch"][..]), (dec(400000, 2), &["watch"]), (dec(650000, 2), &[])] {
+        let doc = order(total, tags);
+        let a = rt.validate(&built, data.clone(), Budget::SYNC, Hook::BeforeSalesOrderConfirm, &doc);
+        let b = rt.validate(&shipped, data.clone(), Budget::SYNC, Hook::BeforeSalesOrderConfirm, &doc);
+        assert_eq!((a.result, a.logs), (b.result, b.logs), "plugins/dist/credit-guard.wasm is stale");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(meridian::app::demo::DEMO_PLUGIN_MANIFEST).unwrap();
+    assert_eq!(manifest, crate::plugin_build::manifest("credit-guard"));
+}

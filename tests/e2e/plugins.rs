@@ -335,3 +335,300 @@ async fn a_journal_guard_refuses_manual_entries_without_a_reason() {
     })
     .await;
 }
+
+/// A stocked item with a sales price list of 100.00 and `on_hand` in stock; returns (item, customer).
+async fn priced_item(app: &TestApp, t: &Tenant, code: &str, safety: &str, on_hand: &str) -> (String, String) {
+    let wh = warehouse(app, t, &format!("W{code}"), false).await;
+    let it = item(
+        app,
+        t,
+        json!({"sku": format!("SKU{code}"), "name": "Gadget", "base_unit": "pcs", "default_warehouse_id": wh,
+               "safety_stock": safety}),
+    )
+    .await;
+    crate::stock::post_doc(
+        app,
+        t,
+        crate::stock::receipt(&wh, "2026-03-01", json!([{"item_id": it, "quantity": on_hand, "unit_cost": "10"}])),
+    )
+    .await;
+    let list = app
+        .post(
+            "/api/v1/price-lists",
+            &t.token,
+            json!({"side": "sales", "code": format!("PL{code}"), "name": "Retail",
+                   "items": [{"item_id": it, "unit_price": "100.00"}]}),
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::CREATED, "{:?}", list.body);
+    let c = app.post("/api/v1/customers", &t.token, json!({"code": code, "name": format!("Customer {code}")})).await;
+    assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
+    (it, c.body["id"].as_str().unwrap().to_owned())
+}
+
+async fn sales_order(app: &TestApp, t: &Tenant, customer: &str, item: &str, quantity: &str) -> Answer {
+    app.post(
+        "/api/v1/sales-orders",
+        &t.token,
+        json!({"customer_id": customer, "order_date": "2026-03-02", "lines": [{"item_id": item, "quantity": quantity}]}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn price_calculators_adjust_lines_and_a_failing_one_falls_back_to_the_list_price() {
+    on_each_backend(async |app| {
+        let t = app.signup_with("Tiered Co", "generic", "CNY").await;
+        let (it, cust) = priced_item(&app, &t, "T1", "0", "500").await;
+        assert_eq!(upload(&app, &t, "tiered-pricing", "tiered-pricing", None).await.status, StatusCode::CREATED);
+
+        // Disabled: the list price, no discount.
+        let plain = sales_order(&app, &t, &cust, &it, "60").await;
+        assert_eq!(plain.status, StatusCode::CREATED, "{:?}", plain.body);
+        assert_eq!(
+            (plain.body["lines"][0]["unit_price"].as_str(), plain.body["lines"][0]["discount"].as_str()),
+            (Some("100.0000"), Some("0.00"))
+        );
+
+        assert_eq!(enable(&app, &t, "tiered-pricing", json!([])).await.status, StatusCode::OK);
+        let tiered = sales_order(&app, &t, &cust, &it, "60").await;
+        assert_eq!(tiered.status, StatusCode::CREATED, "{:?}", tiered.body);
+        let line = &tiered.body["lines"][0];
+        // 60 × 100.00 at 5 % from 50 units: 300.00 off, 5,700.00 net.
+        assert_eq!(
+            (line["discount_percent"].as_str(), line["discount"].as_str(), line["net"].as_str()),
+            (Some("0.050000"), Some("300.00"), Some("5700.00")),
+            "{line:?}"
+        );
+        let rule = line["price_rule"].as_str().unwrap();
+        assert!(rule.ends_with("; tiered-pricing: tiered pricing: 5 % from 50 units"), "{rule}");
+        // A price or discount by hand is the user's: the calculator is not asked.
+        let by_hand = app
+            .post(
+                "/api/v1/sales-orders",
+                &t.token,
+                json!({"customer_id": cust, "order_date": "2026-03-02",
+                   "lines": [{"item_id": it, "quantity": "60", "discount_percent": "0.01"}]}),
+            )
+            .await;
+        assert_eq!(by_hand.body["lines"][0]["discount"], "60.00", "{:?}", by_hand.body);
+        assert!(!by_hand.body["lines"][0]["price_rule"].as_str().unwrap().contains("tiered"));
+        // Settings change the tiers.
+        let set = app
+            .call(
+                Method::PUT,
+                "/api/v1/plugins/tiered-pricing/settings",
+                Some(&t.token),
+                Some(json!({"settings": {"tiers": "10:1.5"}})),
+                &[],
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+        let small = sales_order(&app, &t, &cust, &it, "12").await;
+        assert_eq!(small.body["lines"][0]["discount"], "18.00", "{:?}", small.body);
+
+        // A calculator that crashes leaves the price alone and says so; the order is made.
+        let mut m = manifest("hostile/panic");
+        m["hooks"] = json!(["price_line"]);
+        let up = app
+            .post("/api/v1/plugins", &t.token, json!({"manifest": m, "component": b64(&component("hostile-panic"))}))
+            .await;
+        assert_eq!(up.status, StatusCode::CREATED, "{:?}", up.body);
+        assert_eq!(enable(&app, &t, "hostile-panic", json!([])).await.status, StatusCode::OK);
+        let fallback = sales_order(&app, &t, &cust, &it, "12").await;
+        assert_eq!(fallback.status, StatusCode::CREATED, "{:?}", fallback.body);
+        let line = &fallback.body["lines"][0];
+        // The list price stands; the tiered calculator after it still gives its 1.5 %.
+        assert_eq!(
+            (line["unit_price"].as_str(), line["discount"].as_str()),
+            (Some("100.0000"), Some("18.00")),
+            "{line:?}"
+        );
+        let rule = line["price_rule"].as_str().unwrap();
+        assert!(rule.contains("hostile-panic failed (crashed (it panicked)); price kept"), "{rule}");
+        let log = invocations(&app, &t, "hostile-panic", 1).await;
+        assert_eq!((log[0]["hook"].as_str(), log[0]["outcome"].as_str()), (Some("price_line"), Some("failed")));
+        assert!(rule.ends_with("; tiered-pricing: tiered pricing: 1.5 % from 10 units"), "{rule}");
+    })
+    .await;
+}
+
+/// Waits until the plugin's deliveries in `status` number at least `n`.
+async fn deliveries(app: &TestApp, t: &Tenant, plugin: &str, status: &str, n: usize) -> Vec<Value> {
+    for _ in 0..400 {
+        let a = app.get(&format!("/api/v1/plugins/{plugin}/events?status={status}"), &t.token).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let rows = a.body.as_array().unwrap().clone();
+        if rows.len() >= n {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{plugin}: fewer than {n} {status} deliveries");
+}
+
+#[tokio::test]
+async fn an_event_handler_raises_a_purchase_request_when_stock_falls_below_safety() {
+    on_each_backend(async |app| {
+        let t = app.signup_with("Reorder Co", "generic", "CNY").await;
+        let (it, cust) = priced_item(&app, &t, "R1", "50", "60").await;
+        assert_eq!(
+            upload(&app, &t, "reorder-on-low-stock", "reorder-on-low-stock", None).await.status,
+            StatusCode::CREATED
+        );
+        let on =
+            enable(&app, &t, "reorder-on-low-stock", json!(["read-stock", "create-purchase-requests", "log"])).await;
+        assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+
+        // Confirming 20 of 60 reserves them: 40 available, below the safety stock of 50.
+        let so = sales_order(&app, &t, &cust, &it, "20").await;
+        assert_eq!(confirm(&app, &t, so.body["id"].as_str().unwrap()).await.status, StatusCode::OK);
+        let done = deliveries(&app, &t, "reorder-on-low-stock", "done", 1).await;
+        assert_eq!(
+            (done[0]["kind"].as_str(), done[0]["subject_id"].as_str()),
+            (Some("stock.below-safety"), Some(it.as_str()))
+        );
+        assert_eq!((done[0]["payload"]["available"].as_str(), done[0]["attempts"].as_i64()), (Some("40"), Some(1)));
+        let prs = app.get("/api/v1/purchase-requests?source=plugin", &t.token).await;
+        let prs = prs.body["data"].as_array().unwrap().clone();
+        assert_eq!(prs.len(), 1, "{prs:?}");
+        // Cover twice the safety stock: 2 × 50 − 40 = 60, submitted for approval.
+        assert_eq!(
+            (prs[0]["quantity"].as_str(), prs[0]["status"].as_str(), prs[0]["item_id"].as_str()),
+            (Some("60.0000"), Some("submitted"), Some(it.as_str()))
+        );
+        let inv = invocations(&app, &t, "reorder-on-low-stock", 1).await;
+        assert_eq!((inv[0]["hook"].as_str(), inv[0]["outcome"].as_str()), (Some("handle_events"), Some("ok")));
+        assert!(inv[0]["logs"][0]["message"].as_str().unwrap().starts_with("asked for 60 of SKUR1"), "{inv:?}");
+
+        // Still below: no second event, no second request, until it has been back above.
+        let so2 = sales_order(&app, &t, &cust, &it, "5").await;
+        assert_eq!(confirm(&app, &t, so2.body["id"].as_str().unwrap()).await.status, StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(deliveries(&app, &t, "reorder-on-low-stock", "done", 1).await.len(), 1);
+        let prs = app.get("/api/v1/purchase-requests?source=plugin", &t.token).await;
+        assert_eq!(prs.body["data"].as_array().unwrap().len(), 1);
+        let audit = app.get("/api/v1/audit-events?action=purchase_request.create", &t.token).await;
+        assert_eq!(audit.body["data"][0]["actor_kind"], "plugin", "{:?}", audit.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_another_tenant_carries_on() {
+    on_each_backend(async |app| {
+        // A healthy tenant whose handler works throughout.
+        let good = app.signup_with("Steady Co", "generic", "CNY").await;
+        let (good_item, good_cust) = priced_item(&app, &good, "G1", "50", "60").await;
+        assert_eq!(
+            upload(&app, &good, "reorder-on-low-stock", "reorder-on-low-stock", None).await.status,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            enable(&app, &good, "reorder-on-low-stock", json!(["read-stock", "create-purchase-requests", "log"]))
+                .await
+                .status,
+            StatusCode::OK
+        );
+
+        let evil = app.signup_with("Crashy Co", "generic", "CNY").await;
+        let (it, cust) = priced_item(&app, &evil, "E1", "0", "100").await;
+        let mut m = manifest("hostile/panic");
+        m["hooks"] = json!(["handle_events"]);
+        m["events"] = json!(["sales-order.confirmed"]);
+        let up = app
+            .post("/api/v1/plugins", &evil.token, json!({"manifest": m, "component": b64(&component("hostile-panic"))}))
+            .await;
+        assert_eq!(up.status, StatusCode::CREATED, "{:?}", up.body);
+        assert_eq!(enable(&app, &evil, "hostile-panic", json!([])).await.status, StatusCode::OK);
+
+        let so = sales_order(&app, &evil, &cust, &it, "1").await;
+        let good_so = sales_order(&app, &good, &good_cust, &good_item, "20").await;
+        // The confirmation itself is not held up by its event handler.
+        let (bad, fine) = tokio::join!(
+            confirm(&app, &evil, so.body["id"].as_str().unwrap()),
+            confirm(&app, &good, good_so.body["id"].as_str().unwrap())
+        );
+        assert_eq!((bad.status, fine.status), (StatusCode::OK, StatusCode::OK));
+        let first = deliveries(&app, &evil, "hostile-panic", "pending", 1).await;
+        let mut waited = 0;
+        let mut row = first[0].clone();
+        while row["attempts"] == 0 && waited < 400 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            waited += 1;
+            row = deliveries(&app, &evil, "hostile-panic", "pending", 1).await[0].clone();
+        }
+        assert_eq!(
+            (row["kind"].as_str(), row["attempts"].as_i64()),
+            (Some("sales-order.confirmed"), Some(1)),
+            "{row:?}"
+        );
+        assert_eq!(row["last_error"], "crashed (it panicked)");
+        // Meanwhile the other tenant's handler ran.
+        assert_eq!(deliveries(&app, &good, "reorder-on-low-stock", "done", 1).await.len(), 1);
+
+        // Each retry waits four times longer: 10 s, 40 s, 160 s, 640 s; the fifth failure is final.
+        for (attempts, wait) in [(2, 10), (3, 40), (4, 160)] {
+            app.advance(chrono::Duration::seconds(wait));
+            let mut r = Value::Null;
+            for _ in 0..400 {
+                r = app.get("/api/v1/plugins/hostile-panic/events", &evil.token).await.body[0].clone();
+                if r["attempts"] == attempts {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert_eq!((r["attempts"].as_i64(), r["status"].as_str()), (Some(attempts), Some("pending")), "{r:?}");
+        }
+        app.advance(chrono::Duration::seconds(640));
+        let dead = deliveries(&app, &evil, "hostile-panic", "dead", 1).await;
+        assert_eq!(
+            (dead[0]["attempts"].as_i64(), dead[0]["last_error"].as_str()),
+            (Some(5), Some("crashed (it panicked)"))
+        );
+
+        // Five failures in a row also disabled it; sent again, the delivery goes straight back
+        // to the dead letters, saying why.
+        let mut enabled = Value::Bool(true);
+        for _ in 0..200 {
+            enabled = app.get("/api/v1/plugins/hostile-panic", &evil.token).await.body["enabled"].clone();
+            if enabled == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(enabled, false);
+        let id = dead[0]["id"].as_str().unwrap();
+        let retried =
+            app.post(&format!("/api/v1/plugins/hostile-panic/events/{id}/retry"), &evil.token, json!({})).await;
+        assert_eq!(
+            (retried.status, retried.body["status"].as_str()),
+            (StatusCode::OK, Some("pending")),
+            "{:?}",
+            retried.body
+        );
+        let again = app.post(&format!("/api/v1/plugins/hostile-panic/events/{id}/retry"), &evil.token, json!({})).await;
+        assert_eq!((again.status, again.problem()), (StatusCode::CONFLICT, "invalid-state"), "{:?}", again.body);
+        let mut r = Value::Null;
+        for _ in 0..400 {
+            r = app.get("/api/v1/plugins/hostile-panic/events?status=dead", &evil.token).await.body[0].clone();
+            if r["attempts"] == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(r["attempts"], 1, "{r:?}");
+        assert!(r["last_error"].as_str().unwrap().starts_with("the plugin is not enabled"), "{r:?}");
+
+        // Bad requests to the list: a clear 4xx.
+        let bad = app.get("/api/v1/plugins/hostile-panic/events?status=lost", &evil.token).await;
+        assert_eq!((bad.status, bad.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["status".to_owned()]));
+        let none = app.get("/api/v1/plugins/nobody/events", &evil.token).await;
+        assert_eq!(none.status, StatusCode::NOT_FOUND);
+        // Another tenant cannot see or retry these deliveries.
+        let foreign =
+            app.post(&format!("/api/v1/plugins/hostile-panic/events/{id}/retry"), &good.token, json!({})).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}

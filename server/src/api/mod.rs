@@ -221,7 +221,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(plugins::disable_plugin)
         .service(plugins::rollback_plugin)
         .service(plugins::set_plugin_settings)
-        .service(plugins::plugin_invocations);
+        .service(plugins::plugin_invocations)
+        .service(plugins::plugin_events)
+        .service(plugins::retry_plugin_event);
 }
 
 /// Routes under `/operator/v1`.

@@ -217,3 +217,62 @@ pub async fn plugin_invocations(
     let rows = app::invocations(&app, &auth.ctx(), &name, q.outcome.as_deref(), q.limit.unwrap_or(50)).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
+
+/// One event handed (or to be handed) to the plugin.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    /// e.g. stock.below-safety, sales-order.confirmed
+    pub kind: Option<String>,
+    /// The item, document or party the event is about.
+    pub subject_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// pending (waiting or retrying), done, or dead (the dead-letter list)
+    pub status: String,
+    /// Tries so far.
+    pub attempts: i32,
+    /// When a pending delivery is tried next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the last try failed.
+    pub last_error: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DeliveryQuery {
+    /// pending, done or dead
+    pub status: Option<String>,
+    /// At most this many, newest first (default 50, at most 500).
+    pub limit: Option<u64>,
+}
+
+/// The plugin's event deliveries, newest first; `status=dead` is its dead-letter list.
+#[utoipa::path(tag = "plugins", operation_id = "plugin_events", params(DeliveryQuery),
+    responses((status = 200, body = Vec<DeliveryView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[get("/plugins/{name}/events")]
+pub async fn plugin_events(
+    app: web::Data<AppState>,
+    auth: Authorized<PluginsRead>,
+    name: web::Path<String>,
+    q: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, AppError> {
+    let rows =
+        crate::app::events::deliveries(&app, &auth.ctx(), &name, q.status.as_deref(), q.limit.unwrap_or(50)).await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// Send a dead-letter delivery again (its tries start over).
+#[utoipa::path(tag = "plugins", operation_id = "retry_plugin_event",
+    responses((status = 200, body = DeliveryView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/plugins/{name}/events/{id}/retry")]
+pub async fn retry_plugin_event(
+    app: web::Data<AppState>,
+    auth: Authorized<PluginsWrite>,
+    path: web::Path<(String, Uuid)>,
+) -> Result<HttpResponse, AppError> {
+    let (name, id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(crate::app::events::retry(&app, &auth.ctx(), &name, id).await?))
+}

@@ -394,7 +394,7 @@ pub async fn create_api_key(app: &AppState, ctx: &Ctx, input: NewApiKey) -> AppR
         secret_hash: minted.secret_hash,
         created_by: match ctx.principal.actor {
             Actor::User(u) => Some(u),
-            Actor::ApiKey(_) | Actor::Operator => None,
+            Actor::ApiKey(_) | Actor::Operator | Actor::Plugin => None,
         },
         created_at: now,
         expires_at: input.expires_at,

@@ -267,7 +267,28 @@ async fn seed_receivables(
     create_payment(app, ctx, Side::Receivable, pay(export.id, day(0, 2), "6000", vec![(usd.0.id, d("6000")?)])?)
         .await?;
     let items = seed_inventory(app, ctx, day, id).await?;
-    seed_trade(app, ctx, day, [retail, mall, export, parts], items).await
+    seed_trade(app, ctx, day, [retail, mall, export, parts], items).await?;
+    seed_plugins(app, ctx).await
+}
+
+/// The credit-guard example plugin, built from `plugins/credit-guard` and kept prebuilt in
+/// `plugins/dist` so that the demo needs no wasm toolchain.
+pub const DEMO_PLUGIN: &[u8] = include_bytes!("../../../plugins/dist/credit-guard.wasm");
+pub const DEMO_PLUGIN_MANIFEST: &str = include_str!("../../../plugins/credit-guard/manifest.json");
+
+/// Plugins: the credit guard, enabled, holding orders above 100,000 CNY for customers tagged
+/// "high value" for a manager's release.
+async fn seed_plugins(app: &AppState, ctx: &super::Ctx) -> AppResult<()> {
+    use super::plugins::{EnableInput, UploadInput, enable, set_settings, upload};
+    use base64::Engine as _;
+    let manifest: serde_json::Value = serde_json::from_str(DEMO_PLUGIN_MANIFEST).map_err(AppError::internal)?;
+    let name = manifest["name"].as_str().unwrap_or_default().to_owned();
+    let component = base64::engine::general_purpose::STANDARD.encode(DEMO_PLUGIN);
+    upload(app, ctx, UploadInput { manifest, component }).await?;
+    let settings = serde_json::json!({"tag": "high value", "limit": "100000"});
+    set_settings(app, ctx, &name, settings.as_object().cloned().unwrap_or_default()).await?;
+    enable(app, ctx, &name, EnableInput { capabilities: vec!["log".into()] }).await?;
+    Ok(())
 }
 
 /// Two warehouses with bins; items of every kind (average and FIFO cost, units in boxes and

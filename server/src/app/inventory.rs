@@ -2241,6 +2241,7 @@ pub(crate) async fn reserve_in(
         version: 1,
     };
     store::insert_reservation(tx, &r).await?;
+    super::events::stock_watch(tx, &HashMap::from([(item.id, item)]), now).await?;
     Ok(r)
 }
 
@@ -2276,6 +2277,11 @@ pub(crate) async fn release_in(
     r.version += 1;
     if !store::save_reservation(tx, r).await? {
         return Err(stale("stock reservation", r.version - 1));
+    }
+    // Consumed stock left with its reservation (the posting watched it); a release
+    // makes stock available again.
+    if !consumed && let Some(item) = store::get_item(tx, r.item_id).await? {
+        super::events::stock_watch(tx, &HashMap::from([(item.id, item)]), now).await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod bank;
 pub mod demo;
+pub mod events;
 pub mod inventory;
 pub mod ledger;
 pub mod operator;
@@ -52,8 +53,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
-    /// Where plugin invocations go to be logged (a background writer).
-    pub plugin_log: plugins::PluginLog,
+    /// The node's plugin host: enabled plugins per tenant, call bounds, the invocation log.
+    pub plugins: plugins::PluginHost,
     tenants: TtlCache<TenantId, Tenant>,
     pub(crate) api_keys: TtlCache<uuid::Uuid, access::CachedApiKey>,
     pub(crate) verified_tokens: TtlCache<String, crate::auth::tokens::VerifiedAccess>,
@@ -68,7 +69,7 @@ impl AppState {
             tokens,
             limiter,
             metrics: Metrics::new(),
-            plugin_log: plugins::PluginLog::default(),
+            plugins: plugins::PluginHost::default(),
             tenants: TtlCache::new(TENANT_CACHE_TTL),
             api_keys: TtlCache::new(API_KEY_CACHE_TTL),
             verified_tokens: TtlCache::new(VERIFIED_TOKEN_CACHE_TTL),

@@ -6,23 +6,25 @@
 //! disables a plugin after repeated failures.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
-use super::{AppState, Change, Ctx, record};
+use super::{AppState, Change, Ctx, TtlCache, record};
 use crate::domain::ids::TenantId;
 use crate::domain::subscription::entitlements;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::plugins::runtime::{self, Budget, CallData, Capability, Failure, Prepared, from_decimal};
 use crate::store::plugins::{self as store, Install, Invocation, Version};
-use crate::store::{Access, Store, TenantTx, tenants};
+use crate::store::{Access, TenantTx, tenants};
 
 /// A transition that validators may veto.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +135,24 @@ impl Manifest {
                 e.push(FieldError::new(
                     format!("manifest.capabilities[{i}]"),
                     format!("unknown capability {c}; known: log, read-customers, read-stock, create-purchase-requests"),
+                ));
+            }
+        }
+        let handles = self.implements("handle_events");
+        if handles && self.events.is_empty() {
+            e.push(FieldError::new(
+                "manifest.events",
+                format!("a handle_events plugin lists the events it wants, of: {}", super::events::KINDS.join(", ")),
+            ));
+        }
+        if !handles && !self.events.is_empty() {
+            e.push(FieldError::new("manifest.events", "only a plugin with the handle_events hook receives events"));
+        }
+        for (i, k) in self.events.iter().enumerate() {
+            if !super::events::KINDS.contains(&k.as_str()) {
+                e.push(FieldError::new(
+                    format!("manifest.events[{i}]"),
+                    format!("unknown event {k}; known: {}", super::events::KINDS.join(", ")),
                 ));
             }
         }
@@ -317,6 +337,7 @@ pub async fn upload(app: &AppState, ctx: &Ctx, input: UploadInput) -> AppResult<
     .await?;
     let out = view(&tx, &manifest.name).await?;
     tx.commit().await?;
+    app.plugins.forget(ctx.principal.tenant);
     Ok(out)
 }
 
@@ -378,6 +399,7 @@ async fn change(
     .await?;
     let out = view(&tx, name).await?;
     tx.commit().await?;
+    app.plugins.forget(ctx.principal.tenant);
     Ok(out)
 }
 
@@ -542,21 +564,111 @@ pub async fn invocations(
 
 // ---- Calling plugins ----------------------------------------------------------------------
 
-/// An enabled plugin ready to call.
-struct Active {
+/// An enabled plugin ready to call: its install, manifest, compiled component, and the call
+/// data every call starts from (its grants and settings).
+pub(crate) struct Active {
     install: Install,
     manifest: Manifest,
     prepared: Arc<Prepared>,
+    base: CallData,
 }
 
-async fn active_for(tx: &TenantTx<'_>, hook: &str) -> AppResult<Vec<Active>> {
-    let mut out = Vec::new();
-    for install in store::installs(tx).await?.into_iter().filter(|i| i.enabled) {
-        let Some(v) = store::version(tx, &install.plugin, &install.active_version).await? else { continue };
-        let manifest = manifest_of(&v)?;
-        if !manifest.implements(hook) {
-            continue;
+impl Active {
+    pub(crate) fn name(&self) -> &str {
+        &self.install.plugin
+    }
+
+    pub(crate) fn version(&self) -> &str {
+        &self.install.active_version
+    }
+
+    pub(crate) fn prepared(&self) -> Arc<Prepared> {
+        self.prepared.clone()
+    }
+
+    pub(crate) fn base(&self) -> &CallData {
+        &self.base
+    }
+
+    pub(crate) fn subscribes(&self, event: &str) -> bool {
+        self.manifest.implements("handle_events") && self.manifest.events.iter().any(|e| e == event)
+    }
+}
+
+/// How long a node trusts its list of a tenant's enabled plugins. Changes made on this node
+/// take effect at once; on other nodes within this time.
+const ENABLED_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Plugin calls one tenant may run at once on a node; the rest wait their turn.
+const CALLS_PER_TENANT: usize = 2;
+
+/// The node's plugin host: the cache of each tenant's enabled plugins, the bound on concurrent
+/// calls (per tenant and overall), and the invocation log.
+pub struct PluginHost {
+    pub log: PluginLog,
+    generation: AtomicU64,
+    enabled: TtlCache<TenantId, Arc<Vec<Arc<Active>>>>,
+    calls: Arc<Semaphore>,
+    tenant_calls: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+}
+
+impl Default for PluginHost {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        PluginHost {
+            log: PluginLog::default(),
+            generation: AtomicU64::new(0),
+            enabled: TtlCache::new(ENABLED_CACHE_TTL),
+            calls: Arc::new(Semaphore::new((cores * 4).max(8))),
+            tenant_calls: Mutex::default(),
         }
+    }
+}
+
+impl PluginHost {
+    /// Drops a tenant's cached plugins (after a change to them commits).
+    pub fn forget(&self, tenant: TenantId) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.enabled.remove(&tenant);
+    }
+
+    fn tenant_gate(&self, tenant: TenantId) -> Arc<Semaphore> {
+        let mut map = self.tenant_calls.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        map.entry(tenant).or_insert_with(|| Arc::new(Semaphore::new(CALLS_PER_TENANT))).clone()
+    }
+
+    /// Runs plugin code off the async workers, within the tenant's and the node's bounds.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        tenant: TenantId,
+        work: impl FnOnce(&'static runtime::Runtime) -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let rt = rt()?;
+        let _tenant = self.tenant_gate(tenant).acquire_owned().await.map_err(AppError::internal)?;
+        let _node = self.calls.clone().acquire_owned().await.map_err(AppError::internal)?;
+        tokio::task::spawn_blocking(move || work(rt)).await.map_err(AppError::internal)
+    }
+}
+
+/// The tenant's enabled plugins, from the node's cache or loaded (and compiled, the first time
+/// on this node) in the caller's transaction.
+pub(crate) async fn enabled(app: &AppState, tx: &TenantTx<'_>) -> AppResult<Arc<Vec<Arc<Active>>>> {
+    let host = &app.plugins;
+    if let Some(found) = host.enabled.get(&tx.tenant()) {
+        return Ok(found);
+    }
+    let generation = host.generation.load(Ordering::SeqCst);
+    let mut out = Vec::new();
+    let installs: Vec<Install> = store::installs(tx).await?.into_iter().filter(|i| i.enabled).collect();
+    let versions = if installs.is_empty() { Vec::new() } else { store::versions(tx, None).await? };
+    for install in installs {
+        let Some(v) = versions.iter().find(|v| v.plugin == install.plugin && v.version == install.active_version)
+        else {
+            continue;
+        };
+        let manifest = manifest_of(v)?;
         let prepared = match rt()?.cached(&v.sha256) {
             Some(p) => p,
             None => {
@@ -564,25 +676,39 @@ async fn active_for(tx: &TenantTx<'_>, hook: &str) -> AppResult<Vec<Active>> {
                 load(bytes).await?.map_err(|e| AppError::internal(format!("stored plugin {}: {e}", install.plugin)))?
             }
         };
-        out.push(Active { install, manifest, prepared });
+        let base = call_data(&install, &manifest);
+        out.push(Arc::new(Active { install, manifest, prepared, base }));
+    }
+    let out = Arc::new(out);
+    // A change that committed while this was read must not be hidden by it.
+    if host.generation.load(Ordering::SeqCst) == generation {
+        host.enabled.put(tx.tenant(), out.clone());
     }
     Ok(out)
 }
 
-fn call_data(a: &Active) -> CallData {
+async fn active_for(app: &AppState, tx: &TenantTx<'_>, hook: &str) -> AppResult<Vec<Arc<Active>>> {
+    Ok(enabled(app, tx).await?.iter().filter(|a| a.manifest.implements(hook)).cloned().collect())
+}
+
+fn call_data(install: &Install, manifest: &Manifest) -> CallData {
     let mut settings: HashMap<String, String> =
-        a.manifest.settings.iter().filter_map(|s| s.default.clone().map(|d| (s.key.clone(), d))).collect();
-    for (k, v) in &a.install.settings {
+        manifest.settings.iter().filter_map(|s| s.default.clone().map(|d| (s.key.clone(), d))).collect();
+    for (k, v) in &install.settings {
         if let Some(v) = v.as_str() {
             settings.insert(k.clone(), v.to_owned());
         }
     }
     CallData {
-        plugin: a.install.plugin.clone(),
-        grants: a.install.granted.iter().filter_map(|g| Capability::parse(g)).collect(),
+        plugin: install.plugin.clone(),
+        grants: install.granted.iter().filter_map(|g| Capability::parse(g)).collect(),
         settings,
         ..CallData::default()
     }
+}
+
+fn micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Asks every enabled validator of `hook`, in name order, inside the transition's transaction.
@@ -595,14 +721,14 @@ pub async fn before(
     hook: Hook,
     document: impl AsyncFnOnce() -> AppResult<runtime::Document>,
 ) -> AppResult<()> {
-    let active = active_for(tx, hook.as_str()).await?;
+    let active = active_for(app, tx, hook.as_str()).await?;
     if active.is_empty() {
         return Ok(());
     }
     let doc = Arc::new(document().await?);
-    let budget = budget_for(tx).await?;
+    let budget = budget_for(app, tx.tenant()).await?;
     for a in active {
-        let mut data = call_data(&a);
+        let mut data = a.base.clone();
         if data.grants.contains(&Capability::ReadCustomers)
             && let Some(p) = &doc.party
         {
@@ -611,15 +737,13 @@ pub async fn before(
         let (prepared, d) = (a.prepared.clone(), doc.clone());
         let started_at = Utc::now();
         let outcome =
-            tokio::task::spawn_blocking(move || rt().map(|rt| rt.validate(&prepared, data, budget, hook.wit(), &d)))
-                .await
-                .map_err(AppError::internal)??;
+            app.plugins.run(tx.tenant(), move |rt| rt.validate(&prepared, data, budget, hook.wit(), &d)).await?;
         let (kind, error) = match &outcome.result {
             Ok(Ok(())) => ("ok", None),
             Ok(Err(v)) => ("vetoed", Some(v.message.clone())),
             Err(f) => ("failed", Some(f.to_string())),
         };
-        app.plugin_log.send(LogItem {
+        app.plugins.log.send(LogItem {
             tenant: tx.tenant(),
             failed: kind == "failed",
             invocation: Invocation {
@@ -629,7 +753,7 @@ pub async fn before(
                 hook: hook.as_str().into(),
                 subject: Some(format!("{} {}", doc.kind, doc.number.clone().unwrap_or_else(|| doc.id.clone()))),
                 started_at,
-                duration_us: i64::try_from(outcome.duration.as_micros()).unwrap_or(i64::MAX),
+                duration_us: micros(outcome.duration),
                 fuel: i64::try_from(outcome.fuel_used).unwrap_or(i64::MAX),
                 outcome: kind.into(),
                 error,
@@ -643,7 +767,7 @@ pub async fn before(
                     Some(f) => format!("{} ({f})", v.message),
                     None => v.message,
                 };
-                return Err(AppError::Vetoed { hook: hook.as_str(), by: a.install.plugin, message });
+                return Err(AppError::Vetoed { hook: hook.as_str(), by: a.install.plugin.clone(), message });
             }
             Err(f) => return Err(plugin_failed(hook, &a.install.plugin, &f)),
         }
@@ -651,11 +775,147 @@ pub async fn before(
     Ok(())
 }
 
+/// A line the price calculators are asked about: the price Meridian's price lists give it.
+pub(crate) struct PriceLine {
+    pub item_id: Uuid,
+    pub sku: String,
+    pub quantity: Decimal,
+    pub base_price: Decimal,
+}
+
+/// What the calculators made of a line: a unit price, a discount (a fraction, 0.05 is 5 %)
+/// when one set it, and why, one note per plugin that answered or failed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Priced {
+    pub unit_price: Decimal,
+    pub discount_percent: Option<Decimal>,
+    pub notes: Vec<String>,
+}
+
+/// Asks the enabled price calculators, in name order, about each line; each sees the price the
+/// previous one left. A calculator that fails (or answers something out of range) leaves the
+/// price as it was, and the line's note says so: pricing falls back, it never blocks the order.
+pub(crate) async fn price_lines(
+    app: &AppState,
+    tx: &TenantTx<'_>,
+    side: crate::domain::trade::TradeSide,
+    party: &crate::store::receivables::Party,
+    currency: &str,
+    date: chrono::NaiveDate,
+    lines: &[PriceLine],
+) -> AppResult<Vec<Priced>> {
+    let mut out: Vec<Priced> = lines.iter().map(|l| Priced { unit_price: l.base_price, ..Priced::default() }).collect();
+    if lines.is_empty() {
+        return Ok(out);
+    }
+    let active = active_for(app, tx, "price_line").await?;
+    if active.is_empty() {
+        return Ok(out);
+    }
+    let budget = budget_for(app, tx.tenant()).await?;
+    let party = party_record(party)?;
+    let side = if side == crate::domain::trade::TradeSide::Sales { "sales" } else { "purchase" };
+    for a in active {
+        let requests = lines
+            .iter()
+            .zip(&out)
+            .map(|(l, p)| {
+                Ok(runtime::PriceRequest {
+                    side: side.into(),
+                    party: Some(party.clone()),
+                    item_id: l.item_id.to_string(),
+                    sku: l.sku.clone(),
+                    quantity: wit_decimal(l.quantity)?,
+                    base_price: wit_decimal(p.unit_price)?,
+                    currency: currency.to_owned(),
+                    date: date.to_string(),
+                })
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        let mut data = a.base.clone();
+        if data.grants.contains(&Capability::ReadCustomers) {
+            data.customers.insert(party.id.clone(), party.clone());
+        }
+        let prepared = a.prepared.clone();
+        let started_at = Utc::now();
+        let outcomes = app
+            .plugins
+            .run(tx.tenant(), move |rt| {
+                requests.iter().map(|r| rt.price_line(&prepared, data.clone(), budget, r)).collect::<Vec<_>>()
+            })
+            .await?;
+        let (mut duration, mut fuel, mut logs, mut first_error) = (0, 0, Vec::new(), None);
+        for ((outcome, priced), line) in outcomes.into_iter().zip(out.iter_mut()).zip(lines) {
+            duration += micros(outcome.duration);
+            fuel += i64::try_from(outcome.fuel_used).unwrap_or(i64::MAX);
+            logs.extend(outcome.logs);
+            let answer = outcome.result.map_err(|f| f.to_string()).and_then(|r| r.map(checked_adjustment).transpose());
+            match answer {
+                Ok(None) => {}
+                Ok(Some((price, pct, reason))) => {
+                    if let Some(p) = price {
+                        priced.unit_price = p;
+                    }
+                    if pct.is_some() {
+                        priced.discount_percent = pct;
+                    }
+                    priced.notes.push(format!("{}: {reason}", a.install.plugin));
+                }
+                Err(e) => {
+                    priced.notes.push(format!("{} failed ({e}); price kept", a.install.plugin));
+                    first_error.get_or_insert(format!("{}: {e}", line.sku));
+                }
+            }
+        }
+        app.plugins.log.send(LogItem {
+            tenant: tx.tenant(),
+            failed: first_error.is_some(),
+            invocation: Invocation {
+                id: Uuid::now_v7(),
+                plugin: a.install.plugin.clone(),
+                version: a.install.active_version.clone(),
+                hook: "price_line".into(),
+                subject: Some(format!("{side} order, {} lines", lines.len())),
+                started_at,
+                duration_us: duration,
+                fuel,
+                outcome: if first_error.is_some() { "failed" } else { "ok" }.into(),
+                error: first_error,
+                logs: logs_json(&logs),
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// A calculator's answer in Meridian's terms (a discount percent of 5 is the fraction 0.05),
+/// or why it cannot be used.
+fn checked_adjustment(a: runtime::PriceAdjustment) -> Result<(Option<Decimal>, Option<Decimal>, String), String> {
+    let price = match a.unit_price {
+        None => None,
+        Some(p) => match runtime::to_decimal(p) {
+            Some(p) if p >= Decimal::ZERO && p.normalize().scale() <= 4 => Some(p),
+            _ => return Err("answered a unit price that is negative or has more than 4 decimal places".into()),
+        },
+    };
+    let pct = match a.discount_percent {
+        None => None,
+        Some(p) => match runtime::to_decimal(p) {
+            Some(p) if p >= Decimal::ZERO && p <= Decimal::ONE_HUNDRED && p.normalize().scale() <= 4 => {
+                Some((p / Decimal::ONE_HUNDRED).normalize())
+            }
+            _ => return Err("answered a discount outside 0 to 100 % or with more than 4 decimal places".into()),
+        },
+    };
+    let reason = a.reason.trim().to_owned();
+    Ok((price, pct, if reason.is_empty() { "adjusted the price".into() } else { reason }))
+}
+
 fn plugin_failed(hook: Hook, plugin: &str, f: &Failure) -> AppError {
     AppError::PluginFailed { hook: hook.as_str(), plugin: plugin.to_owned(), detail: f.to_string() }
 }
 
-fn logs_json(logs: &[(runtime::Level, String)]) -> Value {
+pub(crate) fn logs_json(logs: &[(runtime::Level, String)]) -> Value {
     let name = |l: &runtime::Level| match l {
         runtime::Level::Debug => "debug",
         runtime::Level::Info => "info",
@@ -666,9 +926,8 @@ fn logs_json(logs: &[(runtime::Level, String)]) -> Value {
 }
 
 /// The budget a tenant's plan gives synchronous hooks.
-async fn budget_for(tx: &TenantTx<'_>) -> AppResult<Budget> {
-    let plan = tenants::current(tx).await?.plan;
-    let e = entitlements(plan);
+async fn budget_for(app: &AppState, tenant: TenantId) -> AppResult<Budget> {
+    let e = entitlements(app.tenant(tenant).await?.plan);
     Ok(Budget { fuel: e.plugin_fuel, time: std::time::Duration::from_millis(e.plugin_millis) })
 }
 
@@ -712,51 +971,71 @@ impl PluginLog {
         // The writer lives as long as the server; a closed channel means shutdown.
         let _ = self.sender.send(item);
     }
-
-    /// Starts the writer (once) on the current runtime.
-    pub fn start(&self, store: Store) {
-        let Some(mut rx) = self.receiver.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while let Ok(more) = rx.try_recv() {
-                    batch.push(more);
-                }
-                if let Err(e) = write_log(&store, batch).await {
-                    tracing::warn!(error = %e, "could not write plugin invocations");
-                }
-            }
-        });
-    }
 }
 
-async fn write_log(store: &Store, batch: Vec<LogItem>) -> AppResult<()> {
+/// Starts the node's background plugin work (once): the invocation log writer and the event
+/// dispatcher.
+pub fn start(app: Arc<AppState>) {
+    let Some(mut rx) = app.plugins.log.receiver.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+    let writer = app.clone();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            if let Err(e) = write_log(&writer, batch).await {
+                tracing::warn!(error = %e, "could not write plugin invocations");
+            }
+        }
+    });
+    super::events::start_dispatcher(app);
+}
+
+async fn write_log(app: &AppState, batch: Vec<LogItem>) -> AppResult<()> {
     let mut per_tenant: HashMap<TenantId, Vec<LogItem>> = HashMap::new();
     for item in batch {
         per_tenant.entry(item.tenant).or_default().push(item);
     }
     for (tenant, items) in per_tenant {
-        let tx = store.begin(tenant, Access::Write).await?;
+        let tx = app.store.begin(tenant, Access::Write).await?;
         let rows: Vec<Invocation> = items.iter().map(|i| i.invocation.clone()).collect();
         store::insert_invocations(&tx, &rows).await?;
+        // Per plugin, the failures at the end of the batch: added to the count when the whole
+        // batch failed, replacing it when a success came before them.
+        let mut tails: HashMap<&str, (i32, bool, Option<&str>)> = HashMap::new();
         for item in &items {
-            let failures = store::count_failure(&tx, &item.invocation.plugin, item.failed).await?;
-            if item.failed
+            let t = tails.entry(item.invocation.plugin.as_str()).or_insert((0, false, None));
+            if item.failed {
+                t.0 += 1;
+                t.2 = item.invocation.error.as_deref();
+            } else {
+                *t = (0, true, None);
+            }
+        }
+        let mut disabled = false;
+        for (plugin, (tail, reset, last_error)) in tails {
+            let failures = store::count_failures(&tx, plugin, tail, reset).await?;
+            if tail > 0
                 && failures >= FAILURES_BEFORE_DISABLE
-                && let Some(mut i) = store::install(&tx, &item.invocation.plugin).await?.filter(|i| i.enabled)
+                && let Some(mut i) = store::install(&tx, plugin).await?.filter(|i| i.enabled)
             {
                 i.enabled = false;
                 i.disabled_reason = Some(format!(
                     "disabled after {failures} failures in a row; the last: {}",
-                    item.invocation.error.clone().unwrap_or_default()
+                    last_error.unwrap_or_default()
                 ));
                 i.version += 1;
                 i.updated_at = Utc::now();
                 store::save_install(&tx, &i).await?;
+                disabled = true;
                 tracing::warn!(plugin = %i.plugin, %tenant, "plugin disabled after repeated failures");
             }
         }
         tx.commit().await?;
+        if disabled {
+            app.plugins.forget(tenant);
+        }
     }
     Ok(())
 }

@@ -454,7 +454,7 @@ pub async fn orders_from_requests(
             memo: Some("from purchase requests".into()),
             lines,
         };
-        let (o, ls) = create_order_in(&tx, ctx, PURCHASE, input, None, now).await?;
+        let (o, ls) = create_order_in(app, &tx, ctx, PURCHASE, input, None, now).await?;
         for l in &ls {
             if let Some(rid) = l.request_id
                 && let Some(r) = requests.iter_mut().find(|r| r.id == rid)

@@ -146,7 +146,7 @@ pub async fn accept_quotation(
             })
             .collect(),
     };
-    let (order, lines) = create_order_in(&tx, ctx, SALES, input, Some(q.id), now).await?;
+    let (order, lines) = create_order_in(app, &tx, ctx, SALES, input, Some(q.id), now).await?;
     q.status = "accepted".into();
     q.converted_to = Some(order.id);
     save_header(&tx, &mut q, now).await?;
@@ -288,6 +288,21 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
         ),
     )
     .await?;
+    let payload = serde_json::json!({
+        "number": o.number,
+        "customer_id": party.id,
+        "customer_code": party.code,
+        "order_date": o.order_date,
+        "currency": o.currency,
+        "gross_total": o.gross_total.to_string(),
+        "lines": lines.iter().map(|l| serde_json::json!({
+            "line_no": l.line_no,
+            "item_id": l.item_id,
+            "quantity": l.quantity.normalize().to_string(),
+            "reserved": l.reservation_id.is_some(),
+        })).collect::<Vec<_>>(),
+    });
+    super::events::emit(&tx, super::events::SALES_ORDER_CONFIRMED, o.id, payload, now).await?;
     tx.commit().await?;
     Ok((o, lines))
 }

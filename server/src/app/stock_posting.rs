@@ -280,6 +280,7 @@ pub async fn post_movements(
     for e in all.iter().filter(|e| e.batch_id.is_some() && !e.quantity.is_zero()) {
         store::add_batch_quantity(tx, e.item_id, e.warehouse_id, e.batch_id.unwrap_or_default(), e.quantity).await?;
     }
+    super::events::stock_watch(tx, &ctx.items, now).await?;
     let n = movements.len();
     let (movements, adjustments) = (all[..n].to_vec(), all[n..].to_vec());
     Ok(Posted { number, movements, adjustments, journal_entry_ids })

@@ -385,6 +385,7 @@ pub(crate) fn order_json(o: &Order, lines: &[OrderLine]) -> serde_json::Value {
 /// and prices and totals its lines. Everything wrong is reported at once.
 #[allow(clippy::too_many_arguments)]
 async fn build_order(
+    app: &AppState,
     tx: &TenantTx<'_>,
     side: TradeSide,
     input: OrderInput,
@@ -462,6 +463,30 @@ async fn build_order(
     let inclusive = input.tax_inclusive.or(list_inclusive).unwrap_or(settings.prices_include_tax);
     let codes: HashMap<Uuid, TaxCode> = parties::tax_codes(tx).await?.into_iter().map(|t| (t.id, t)).collect();
     let buyer = Buyer { party_id: party.id, party_group: party.group.as_deref(), default_list: party.price_list_id };
+    // Lines priced from the lists (no price or discount by hand) go past the tenant's price
+    // calculators (plugins) first.
+    let mut eligible: Vec<usize> = Vec::new();
+    let mut asks: Vec<super::plugins::PriceLine> = Vec::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        if l.unit_price.is_some() || l.discount_percent.is_some() || l.quantity <= Decimal::ZERO {
+            continue;
+        }
+        let Some(item) = items.get(&l.item_id) else { continue };
+        let Some(found) = rules::best_price(&lists, &buyer, item.id, l.quantity, input.order_date, &currency) else {
+            continue;
+        };
+        let rate = l.tax_code_id.and_then(|t| codes.get(&t)).map_or(Decimal::ZERO, |c| c.rate);
+        eligible.push(i);
+        asks.push(super::plugins::PriceLine {
+            item_id: item.id,
+            sku: item.sku.clone(),
+            quantity: l.quantity,
+            base_price: rules::convert_price(found.unit_price, found.tax_inclusive, inclusive, rate),
+        });
+    }
+    let priced = super::plugins::price_lines(app, tx, side, &party, &currency, input.order_date, &asks).await?;
+    let calculated: HashMap<usize, super::plugins::Priced> =
+        eligible.into_iter().zip(priced).filter(|(_, p)| !p.notes.is_empty()).collect();
     let mut lines = Vec::with_capacity(input.lines.len());
     let mut tax_in = Vec::with_capacity(input.lines.len());
     for (i, l) in input.lines.iter().enumerate() {
@@ -542,13 +567,19 @@ async fn build_order(
         if let Some(r) = &l.price_rule {
             rule = format!("{r}; {rule}");
         }
+        let calc = calculated.get(&i);
+        let unit_price = calc.map_or(unit_price, |c| c.unit_price);
+        for note in calc.map(|c| c.notes.as_slice()).unwrap_or_default() {
+            rule.push_str(&format!("; {note}"));
+        }
+        let calc_pct = calc.and_then(|c| c.discount_percent);
         if unit_price < Decimal::ZERO {
             f.push(at("unit_price"), "must not be negative");
         }
         if unit_price.normalize().scale() > 4 {
             f.push(at("unit_price"), "has more than 4 decimal places");
         }
-        let pct = l.discount_percent.or(listed.map(|x| x.1)).unwrap_or_default();
+        let pct = l.discount_percent.or(calc_pct).or(listed.map(|x| x.1)).unwrap_or_default();
         if pct < Decimal::ZERO || pct > Decimal::ONE {
             f.push(at("discount_percent"), "must be between 0 and 1 (0.05 is 5 %)");
         }
@@ -566,7 +597,7 @@ async fn build_order(
                 Decimal::ZERO
             }
         };
-        if !discount.is_zero() && !pct.is_zero() && l.discount_percent.is_none() {
+        if !discount.is_zero() && !pct.is_zero() && l.discount_percent.is_none() && calc_pct.is_none() {
             rule.push_str(&format!("; list discount {}%", (pct * Decimal::ONE_HUNDRED).normalize()));
         }
         let description = l.description.clone().map(|d| d.trim().to_owned()).unwrap_or_else(|| item.name.clone());
@@ -661,6 +692,7 @@ fn prefix(side: TradeSide, kind: &str) -> (&'static str, &'static str) {
 
 /// Creates an order (or quotation) as a draft in the caller's transaction.
 pub(crate) async fn create_order_in(
+    app: &AppState,
     tx: &TenantTx<'_>,
     ctx: &Ctx,
     side: TradeSide,
@@ -671,7 +703,7 @@ pub(crate) async fn create_order_in(
     let kind = input.kind.clone();
     // Validate before taking a number, so that bad input leaves no gap.
     let (mut o, lines) =
-        build_order(tx, side, input, Uuid::now_v7(), String::new(), now, Some(ctx.principal.actor_uuid())).await?;
+        build_order(app, tx, side, input, Uuid::now_v7(), String::new(), now, Some(ctx.principal.actor_uuid())).await?;
     let (key, pfx) = prefix(side, &kind);
     o.number = super::receivables::next_number(tx, key, pfx).await?;
     o.source_id = source_id;
@@ -695,7 +727,7 @@ pub async fn create_order(
 ) -> AppResult<(Order, Vec<OrderLine>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let out = create_order_in(&tx, ctx, side, input, None, now).await?;
+    let out = create_order_in(app, &tx, ctx, side, input, None, now).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -746,7 +778,8 @@ pub async fn update_order(
             "edited: it was made from purchase requests (cancel it and order the requests again)",
         ));
     }
-    let (mut after, lines) = build_order(&tx, side, input, id, before.number.clone(), now, before.created_by).await?;
+    let (mut after, lines) =
+        build_order(app, &tx, side, input, id, before.number.clone(), now, before.created_by).await?;
     after.created_at = before.created_at;
     after.source_id = before.source_id;
     after.status = before.status.clone();

@@ -25,6 +25,8 @@ pub enum Actor {
     ApiKey(ApiKeyId),
     /// The platform operator, acting through `/operator/v1`.
     Operator,
+    /// A plugin acting on its own (an event handler's requests); `name` says which.
+    Plugin,
 }
 
 impl Principal {
@@ -37,6 +39,7 @@ impl Principal {
             Actor::User(_) => "user",
             Actor::ApiKey(_) => "api_key",
             Actor::Operator => "operator",
+            Actor::Plugin => "plugin",
         }
     }
 
@@ -44,7 +47,7 @@ impl Principal {
         match self.actor {
             Actor::User(u) => u.0,
             Actor::ApiKey(k) => k.0,
-            Actor::Operator => uuid::Uuid::nil(),
+            Actor::Operator | Actor::Plugin => uuid::Uuid::nil(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod bank;
 mod entities;
+pub mod events;
 pub mod fx;
 pub mod idempotency;
 pub mod ledger;

@@ -190,17 +190,27 @@ pub async fn save_install(tx: &TenantTx<'_>, i: &Install) -> AppResult<bool> {
     Ok(res.rows_affected == 1)
 }
 
-/// Counts a failure (or, with `failed = false`, clears the count) without a version check:
-/// many calls may end at once. Returns the count after.
-pub async fn count_failure(tx: &TenantTx<'_>, plugin: &str, failed: bool) -> AppResult<i32> {
+/// Adds `failed` failures in a row to the plugin's count (after setting it to zero when
+/// `reset`: a success came first), without a version check: many calls end at once. Returns
+/// the count after.
+pub async fn count_failures(tx: &TenantTx<'_>, plugin: &str, failed: i32, reset: bool) -> AppResult<i32> {
     use plugin_installs::Column as C;
-    let value = if failed { Expr::col(C::Failures).add(1) } else { Expr::val(0) };
-    plugin_installs::Entity::update_many()
+    let value = if reset { Expr::val(failed) } else { Expr::col(C::Failures).add(failed) };
+    if !reset && failed == 0 {
+        return Ok(0);
+    }
+    let mut q = plugin_installs::Entity::update_many()
         .col_expr(C::Failures, value)
         .filter(C::TenantId.eq(tx.tenant().0))
-        .filter(C::Plugin.eq(plugin))
-        .exec(tx.conn())
-        .await?;
+        .filter(C::Plugin.eq(plugin));
+    if reset {
+        // A healthy plugin's count is already zero: nothing to write.
+        q = q.filter(C::Failures.ne(failed));
+    }
+    q.exec(tx.conn()).await?;
+    if failed == 0 {
+        return Ok(0);
+    }
     Ok(install(tx, plugin).await?.map_or(0, |i| i.failures))
 }
 

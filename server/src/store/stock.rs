@@ -1266,6 +1266,25 @@ pub async fn levels(tx: &TenantTx<'_>, f: &LevelFilter) -> AppResult<Vec<Level>>
     q.order_by_asc(C::ItemId).order_by_asc(C::WarehouseId).all(tx.conn()).await?.into_iter().map(level_from).collect()
 }
 
+/// The stock levels of some items, all warehouses.
+pub async fn levels_of_items(tx: &TenantTx<'_>, items: &[Uuid]) -> AppResult<Vec<Level>> {
+    use stock_levels::Column as C;
+    let mut out = Vec::new();
+    for chunk in items.chunks(500) {
+        let rows = stock_levels::Entity::find()
+            .filter(C::TenantId.eq(tx.tenant().0))
+            .filter(C::ItemId.is_in(chunk.iter().copied()))
+            .order_by_asc(C::ItemId)
+            .order_by_asc(C::WarehouseId)
+            .all(tx.conn())
+            .await?;
+        for m in rows {
+            out.push(level_from(m)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Adds `delta` to a batch's quantity in a warehouse (creating the row).
 pub async fn add_batch_quantity(
     tx: &TenantTx<'_>,
