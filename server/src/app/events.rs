@@ -106,11 +106,12 @@ pub async fn stock_watch(tx: &TenantTx<'_>, items: &HashMap<Uuid, Item>, now: Da
 /// Starts the node's dispatcher.
 pub fn start_dispatcher(app: Arc<AppState>) {
     tokio::spawn(async move {
+        let dispatcher = Dispatcher::new(app);
         let mut ticker = tokio::time::interval(POLL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(e) = dispatch_once(&app).await {
+            if let Err(e) = dispatcher.tick().await {
                 tracing::warn!(error = %e, "event dispatch failed; trying again");
             }
         }
@@ -125,27 +126,49 @@ fn by_tenant(rows: Vec<(TenantId, Uuid)>) -> BTreeMap<TenantId, Vec<Uuid>> {
     out
 }
 
-/// One round: fans out new events, then runs the deliveries that are due, tenants side by side.
-/// Returns the deliveries attempted.
-pub async fn dispatch_once(app: &Arc<AppState>) -> AppResult<usize> {
-    let now = app.now();
-    let claimed = store::claim_events(&app.store, now, now + LEASE, 500).await?;
-    for (tenant, ids) in by_tenant(claimed) {
-        fan_out(app, tenant, &ids, now).await?;
+/// A node's dispatcher. Each tenant's deliveries run in a task of their own, one at a time per
+/// tenant, so a tenant whose handler is slow delays only itself.
+pub struct Dispatcher {
+    app: Arc<AppState>,
+    busy: Arc<std::sync::Mutex<HashSet<TenantId>>>,
+}
+
+impl Dispatcher {
+    pub fn new(app: Arc<AppState>) -> Dispatcher {
+        Dispatcher { app, busy: Arc::default() }
     }
-    let due = store::claim_deliveries(&app.store, app.now(), app.now() + LEASE, 500).await?;
-    let attempted = due.len();
-    let mut work = tokio::task::JoinSet::new();
-    for (tenant, ids) in by_tenant(due) {
-        let app = app.clone();
-        work.spawn(async move {
-            if let Err(e) = deliver_tenant(&app, tenant, &ids).await {
-                tracing::warn!(error = %e, %tenant, "event delivery failed; the lease runs out and it is tried again");
+
+    /// One round: fans out new events, then starts the deliveries that are due. Returns the
+    /// deliveries started.
+    pub async fn tick(&self) -> AppResult<usize> {
+        let app = &self.app;
+        let now = app.now();
+        let claimed = store::claim_events(&app.store, now, now + LEASE, 500).await?;
+        for (tenant, ids) in by_tenant(claimed) {
+            fan_out(app, tenant, &ids, now).await?;
+        }
+        let now = app.now();
+        let due = store::claim_deliveries(&app.store, now, now + LEASE, 500).await?;
+        let mut started = 0;
+        let mut give_back = Vec::new();
+        for (tenant, ids) in by_tenant(due) {
+            if !self.busy.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant) {
+                // This tenant's earlier deliveries are still running here: theirs come first.
+                give_back.extend(ids.into_iter().map(|id| (tenant, id)));
+                continue;
             }
-        });
+            started += ids.len();
+            let (app, busy) = (app.clone(), self.busy.clone());
+            tokio::spawn(async move {
+                if let Err(e) = deliver_tenant(&app, tenant, &ids).await {
+                    tracing::warn!(error = %e, %tenant, "event delivery failed; the lease runs out and it is tried again");
+                }
+                busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&tenant);
+            });
+        }
+        store::release_deliveries(&app.store, &give_back).await?;
+        Ok(started)
     }
-    while work.join_next().await.is_some() {}
-    Ok(attempted)
 }
 
 async fn fan_out(app: &AppState, tenant: TenantId, ids: &[Uuid], now: DateTime<Utc>) -> AppResult<()> {

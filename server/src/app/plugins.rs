@@ -1063,9 +1063,17 @@ pub async fn order_document(
     o: &crate::store::trade::Order,
     lines: &[crate::store::trade::OrderLine],
     party: &crate::store::receivables::Party,
+    items: Option<&HashMap<Uuid, crate::store::stock::Item>>,
 ) -> AppResult<runtime::Document> {
-    let ids: Vec<Uuid> = lines.iter().map(|l| l.item_id).collect();
-    let items = crate::store::stock::get_items(tx, &ids).await?;
+    let read;
+    let items = match items {
+        Some(i) => i,
+        None => {
+            let ids: Vec<Uuid> = lines.iter().map(|l| l.item_id).collect();
+            read = crate::store::stock::get_items(tx, &ids).await?;
+            &read
+        }
+    };
     let lines = lines
         .iter()
         .map(|l| {

@@ -510,7 +510,7 @@ pub async fn order_action(
                 return Err(not_editable(&o, "approved"));
             }
             let party = active_party(&tx, PURCHASE, o.party_id).await?;
-            let doc = async || super::plugins::order_document(&tx, &o, &lines, &party).await;
+            let doc = async || super::plugins::order_document(&tx, &o, &lines, &party, None).await;
             super::plugins::before(app, &tx, Hook::PurchaseOrderApprove, doc).await?;
             o.status = "confirmed".into();
             o.confirmed_at = Some(now);

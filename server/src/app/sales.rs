@@ -210,10 +210,10 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
             });
         }
     }
-    let doc = async || super::plugins::order_document(&tx, &o, &lines, &party).await;
-    super::plugins::before(app, &tx, Hook::SalesOrderConfirm, doc).await?;
     let item_ids: Vec<Uuid> = lines.iter().map(|l| l.item_id).collect();
     let items = stock_store::get_items(&tx, &item_ids).await?;
+    let doc = async || super::plugins::order_document(&tx, &o, &lines, &party, Some(&items)).await;
+    super::plugins::before(app, &tx, Hook::SalesOrderConfirm, doc).await?;
     let pairs: Vec<(Uuid, Uuid)> = lines
         .iter()
         .filter(|l| items.get(&l.item_id).is_some_and(|i| is_stocked(&i.item_type)))

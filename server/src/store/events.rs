@@ -331,6 +331,31 @@ pub async fn claim_deliveries(
     .await
 }
 
+/// Lets go of claimed deliveries before their lease runs out (the claiming node will not run
+/// them now).
+pub async fn release_deliveries(store: &Store, rows: &[(TenantId, Uuid)]) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = store.backend();
+    let tx = store.begin_platform(Access::Write).await?;
+    as_dispatcher(&tx).await?;
+    let (p1, p2) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?1", "?2"),
+    };
+    for (tenant, id) in rows {
+        tx.conn()
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("UPDATE plugin_deliveries SET claimed_until = NULL WHERE tenant_id = {p1} AND id = {p2}"),
+                [tenant.0.into(), (*id).into()],
+            ))
+            .await?;
+    }
+    tx.commit().await
+}
+
 // ---- Stock alerts -------------------------------------------------------------------------
 
 /// Of `items`, those with an open alert.
