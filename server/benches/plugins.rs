@@ -292,7 +292,7 @@ async fn confirmations(mut config: Config, backend: &str, component: &[u8]) {
     let (a, b) = (median(&mut without), median(&mut with));
     println!("  median without {a:.1}/s, with {b:.1}/s: with/without = {:.1} %", b / a * 100.0);
     let invocations: Value = c
-        .get(format!("{base}/api/v1/plugins/credit-guard/invocations?limit=500"))
+        .get(format!("{base}/api/v1/plugins/credit-guard/invocations?limit=200"))
         .bearer_auth(&token)
         .send()
         .await
@@ -301,7 +301,7 @@ async fn confirmations(mut config: Config, backend: &str, component: &[u8]) {
         .await
         .unwrap();
     let mut durations: Vec<i64> =
-        invocations.as_array().unwrap().iter().filter_map(|i| i["duration_us"].as_i64()).collect();
+        invocations["data"].as_array().unwrap().iter().filter_map(|i| i["duration_us"].as_i64()).collect();
     durations.sort_unstable();
     if !durations.is_empty() {
         println!(
@@ -309,7 +309,7 @@ async fn confirmations(mut config: Config, backend: &str, component: &[u8]) {
             durations.len(),
             durations[durations.len() / 2],
             durations[durations.len() * 99 / 100],
-            invocations.as_array().unwrap().iter().all(|i| i["outcome"] == "ok")
+            invocations["data"].as_array().unwrap().iter().all(|i| i["outcome"] == "ok")
         );
     }
 }

@@ -256,7 +256,11 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
     let _ = child.wait();
     let (users, books, drafts, plugins) = result.unwrap();
     assert_eq!(
-        (plugins[0]["name"].as_str(), plugins[0]["enabled"].as_bool(), plugins[0]["settings"]["tag"].as_str()),
+        (
+            plugins["data"][0]["name"].as_str(),
+            plugins["data"][0]["enabled"].as_bool(),
+            plugins["data"][0]["settings"]["tag"].as_str()
+        ),
         (Some("credit-guard"), Some(true), Some("high value")),
         "the demo company runs an example plugin: {plugins}"
     );

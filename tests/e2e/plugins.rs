@@ -69,7 +69,7 @@ async fn invocations(app: &TestApp, t: &Tenant, plugin: &str, n: usize) -> Vec<V
     for _ in 0..200 {
         let a = app.get(&format!("/api/v1/plugins/{plugin}/invocations"), &t.token).await;
         assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
-        let rows = a.body.as_array().unwrap().clone();
+        let rows = a.body["data"].as_array().unwrap().clone();
         if rows.len() >= n {
             return rows;
         }
@@ -129,6 +129,12 @@ async fn a_credit_guard_plugin_vetoes_confirmation_and_rolls_back_cleanly() {
         assert!(log[1]["subject"].as_str().unwrap().starts_with("sales-order SO-"));
         assert!(log[1]["fuel"].as_i64().unwrap() > 0 && log[1]["duration_us"].as_i64().unwrap() > 0);
         assert_eq!(log[1]["logs"][0]["level"], "info");
+        // One at a time, newest first, with a cursor to the next page.
+        let first = app.get("/api/v1/plugins/credit-guard/invocations?limit=1", &t.token).await;
+        assert_eq!(first.body["data"][0]["id"], log[0]["id"]);
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let second = app.get(&format!("/api/v1/plugins/credit-guard/invocations?limit=1&cursor={cursor}"), &t.token).await;
+        assert_eq!((&second.body["data"][0]["id"], &second.body["next_cursor"]), (&log[1]["id"], &Value::Null));
 
         // A second version, then back to the first; a version number is never reused.
         let again = upload(&app, &t, "credit-guard", "credit-guard", None).await;
@@ -181,7 +187,7 @@ async fn bad_uploads_are_refused_with_the_reason_and_store_nothing() {
         assert_eq!(not_b64.fields(), ["component"]);
 
         let list = app.get("/api/v1/plugins", &t.token).await;
-        assert_eq!(list.body, json!([]));
+        assert_eq!(list.body, json!({"data": [], "next_cursor": null}));
         assert_eq!(app.get("/api/v1/plugins/credit-guard", &t.token).await.status, StatusCode::NOT_FOUND);
 
         // A viewer may look but not upload.
@@ -458,7 +464,7 @@ async fn deliveries(app: &TestApp, t: &Tenant, plugin: &str, status: &str, n: us
     for _ in 0..400 {
         let a = app.get(&format!("/api/v1/plugins/{plugin}/events?status={status}"), &t.token).await;
         assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
-        let rows = a.body.as_array().unwrap().clone();
+        let rows = a.body["data"].as_array().unwrap().clone();
         if rows.len() >= n {
             return rows;
         }
@@ -572,7 +578,7 @@ async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_an
             app.advance(chrono::Duration::seconds(wait));
             let mut r = Value::Null;
             for _ in 0..400 {
-                r = app.get("/api/v1/plugins/hostile-panic/events", &evil.token).await.body[0].clone();
+                r = app.get("/api/v1/plugins/hostile-panic/events", &evil.token).await.body["data"][0].clone();
                 if r["attempts"] == attempts {
                     break;
                 }
@@ -611,7 +617,7 @@ async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_an
         assert_eq!((again.status, again.problem()), (StatusCode::CONFLICT, "invalid-state"), "{:?}", again.body);
         let mut r = Value::Null;
         for _ in 0..400 {
-            r = app.get("/api/v1/plugins/hostile-panic/events?status=dead", &evil.token).await.body[0].clone();
+            r = app.get("/api/v1/plugins/hostile-panic/events?status=dead", &evil.token).await.body["data"][0].clone();
             if r["attempts"] == 1 {
                 break;
             }

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::extract::{ApiJson, Authorized, PluginsRead, PluginsWrite};
+use super::extract::{ApiJson, Authorized, PluginsRead, PluginsWrite, page, paginate};
 use super::problem::Problem;
+use super::views::ListResponse;
 use crate::app::{AppState, plugins as app};
 use crate::error::AppError;
 use crate::store::retrying;
@@ -105,8 +106,17 @@ pub struct InvocationView {
 pub struct InvocationQuery {
     /// ok, vetoed or failed
     pub outcome: Option<String>,
-    /// At most this many, newest first (default 50, at most 500).
+    /// At most this many, newest first (default 50, at most 200).
     pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Cuts a page of JSON rows (each with an `id`) into the list answer.
+fn list_answer(rows: Vec<serde_json::Value>, page: &crate::store::Page) -> serde_json::Value {
+    let (rows, next_cursor) =
+        paginate(rows, page, |r| r["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default());
+    serde_json::json!({"data": rows, "next_cursor": next_cursor})
 }
 
 /// Upload a plugin version: the manifest is checked, the component compiled and checked for
@@ -125,10 +135,12 @@ pub async fn upload_plugin(
     Ok(HttpResponse::build(StatusCode::CREATED).json(out))
 }
 
-#[utoipa::path(tag = "plugins", operation_id = "list_plugins", responses((status = 200, body = Vec<PluginView>)))]
+/// Every plugin the tenant uploaded (all on one page: `next_cursor` is always null).
+#[utoipa::path(tag = "plugins", operation_id = "list_plugins", responses((status = 200, body = ListResponse<PluginView>)))]
 #[get("/plugins")]
 pub async fn list_plugins(app: web::Data<AppState>, auth: Authorized<PluginsRead>) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(app::list(&app, &auth.ctx()).await?))
+    let data = app::list(&app, &auth.ctx()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"data": data, "next_cursor": null})))
 }
 
 #[utoipa::path(tag = "plugins", operation_id = "get_plugin", responses((status = 200, body = PluginView), (status = 404, body = Problem)))]
@@ -206,7 +218,7 @@ pub async fn set_plugin_settings(
 /// Recent invocations of the plugin, newest first: hook, document, duration, fuel, outcome,
 /// error and what it logged.
 #[utoipa::path(tag = "plugins", operation_id = "plugin_invocations", params(InvocationQuery),
-    responses((status = 200, body = Vec<InvocationView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ListResponse<InvocationView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[get("/plugins/{name}/invocations")]
 pub async fn plugin_invocations(
     app: web::Data<AppState>,
@@ -214,8 +226,9 @@ pub async fn plugin_invocations(
     name: web::Path<String>,
     q: web::Query<InvocationQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = app::invocations(&app, &auth.ctx(), &name, q.outcome.as_deref(), q.limit.unwrap_or(50)).await?;
-    Ok(HttpResponse::Ok().json(rows))
+    let page = page(q.limit, q.cursor.as_deref())?;
+    let rows = app::invocations(&app, &auth.ctx(), &name, q.outcome.as_deref(), &page).await?;
+    Ok(HttpResponse::Ok().json(list_answer(rows, &page)))
 }
 
 /// One event handed (or to be handed) to the plugin.
@@ -245,13 +258,15 @@ pub struct DeliveryView {
 pub struct DeliveryQuery {
     /// pending, done or dead
     pub status: Option<String>,
-    /// At most this many, newest first (default 50, at most 500).
+    /// At most this many, newest first (default 50, at most 200).
     pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// The plugin's event deliveries, newest first; `status=dead` is its dead-letter list.
 #[utoipa::path(tag = "plugins", operation_id = "plugin_events", params(DeliveryQuery),
-    responses((status = 200, body = Vec<DeliveryView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ListResponse<DeliveryView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[get("/plugins/{name}/events")]
 pub async fn plugin_events(
     app: web::Data<AppState>,
@@ -259,9 +274,9 @@ pub async fn plugin_events(
     name: web::Path<String>,
     q: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let rows =
-        crate::app::events::deliveries(&app, &auth.ctx(), &name, q.status.as_deref(), q.limit.unwrap_or(50)).await?;
-    Ok(HttpResponse::Ok().json(rows))
+    let page = page(q.limit, q.cursor.as_deref())?;
+    let rows = crate::app::events::deliveries(&app, &auth.ctx(), &name, q.status.as_deref(), &page).await?;
+    Ok(HttpResponse::Ok().json(list_answer(rows, &page)))
 }
 
 /// Send a dead-letter delivery again (its tries start over).

@@ -506,20 +506,20 @@ fn delivery_json(d: &Delivery, e: Option<&Event>) -> Value {
 }
 
 /// A plugin's event deliveries, newest first: `pending` (waiting or retrying), `done`, or
-/// `dead` (the dead-letter list).
+/// `dead` (the dead-letter list). One page (and one row more, to tell a next page exists).
 pub async fn deliveries(
     app: &AppState,
     ctx: &Ctx,
     plugin: &str,
     status: Option<&str>,
-    limit: u64,
+    page: &crate::store::Page,
 ) -> AppResult<Vec<Value>> {
     if let Some(s) = status.filter(|s| !["pending", "done", "dead"].contains(s)) {
         return Err(AppError::field("status", format!("{s} is not one of pending, done, dead")));
     }
     let tx = app.store.begin(ctx.principal.tenant, Access::Read).await?;
     plugin_store::install(&tx, plugin).await?.ok_or(AppError::NotFound { entity: "plugin" })?;
-    let rows = store::list_deliveries(&tx, plugin, status, limit.clamp(1, 500)).await?;
+    let rows = store::list_deliveries(&tx, plugin, status, page.after, page.fetch_limit()).await?;
     tx.commit().await?;
     Ok(rows.iter().map(|(d, e)| delivery_json(d, e.as_ref())).collect())
 }

@@ -545,19 +545,21 @@ pub fn invocation_json(i: &Invocation) -> Value {
     })
 }
 
+/// A plugin's invocations, newest first: one page (and one row more, to tell a next page
+/// exists).
 pub async fn invocations(
     app: &AppState,
     ctx: &Ctx,
     name: &str,
     outcome: Option<&str>,
-    limit: u64,
+    page: &crate::store::Page,
 ) -> AppResult<Vec<Value>> {
     if let Some(o) = outcome.filter(|o| !["ok", "vetoed", "failed"].contains(o)) {
         return Err(AppError::field("outcome", format!("{o} is not one of ok, vetoed, failed")));
     }
     let tx = app.store.begin(ctx.principal.tenant, Access::Read).await?;
     store::install(&tx, name).await?.ok_or_else(not_found)?;
-    let rows = store::recent_invocations(&tx, Some(name), outcome, limit.clamp(1, 500)).await?;
+    let rows = store::recent_invocations(&tx, Some(name), outcome, page.after, page.fetch_limit()).await?;
     tx.commit().await?;
     Ok(rows.iter().map(invocation_json).collect())
 }

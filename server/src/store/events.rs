@@ -185,17 +185,22 @@ pub async fn save_delivery(tx: &TenantTx<'_>, d: &Delivery) -> AppResult<()> {
     Ok(())
 }
 
-/// A plugin's deliveries in one state, newest first, with their events.
+/// A plugin's deliveries (optionally in one state), newest first from before `before`, with
+/// their events.
 pub async fn list_deliveries(
     tx: &TenantTx<'_>,
     plugin: &str,
     status: Option<&str>,
+    before: Option<Uuid>,
     limit: u64,
 ) -> AppResult<Vec<(Delivery, Option<Event>)>> {
     use plugin_deliveries::Column as C;
     let mut q = plugin_deliveries::Entity::find().filter(C::TenantId.eq(tx.tenant().0)).filter(C::Plugin.eq(plugin));
     if let Some(s) = status {
         q = q.filter(C::Status.eq(s));
+    }
+    if let Some(b) = before {
+        q = q.filter(C::Id.lt(b));
     }
     let rows: Vec<Delivery> =
         q.order_by_desc(C::Id).limit(limit).all(tx.conn()).await?.into_iter().map(delivery_from).collect();

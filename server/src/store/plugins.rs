@@ -236,11 +236,13 @@ pub async fn insert_invocations(tx: &TenantTx<'_>, rows: &[Invocation]) -> AppRe
     Ok(())
 }
 
-/// The most recent invocations, newest first, of one plugin or of all, optionally only failures.
+/// The most recent invocations, newest first (ids before `before`), of one plugin or of all,
+/// optionally of one outcome.
 pub async fn recent_invocations(
     tx: &TenantTx<'_>,
     plugin: Option<&str>,
     outcome: Option<&str>,
+    before: Option<Uuid>,
     limit: u64,
 ) -> AppResult<Vec<Invocation>> {
     use plugin_invocations::Column as C;
@@ -251,7 +253,10 @@ pub async fn recent_invocations(
     if let Some(o) = outcome {
         q = q.filter(C::Outcome.eq(o));
     }
-    let rows = q.order_by_desc(C::StartedAt).order_by_desc(C::Id).limit(limit).all(tx.conn()).await?;
+    if let Some(b) = before {
+        q = q.filter(C::Id.lt(b));
+    }
+    let rows = q.order_by_desc(C::Id).limit(limit).all(tx.conn()).await?;
     Ok(rows
         .into_iter()
         .map(|m| Invocation {
