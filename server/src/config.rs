@@ -48,6 +48,8 @@ pub struct Config {
     /// Requests per minute allowed to one API key or user, on top of the tenant's plan rate.
     pub principal_rate_per_minute: u32,
     pub seed_demo: bool,
+    /// Run the event dispatcher on this node (plugin event handlers). Any number of nodes may.
+    pub dispatch_events: bool,
     pub workers: Option<usize>,
     pub db_max_connections: u32,
 }
@@ -102,6 +104,7 @@ impl Config {
             body_limit_bytes: parse_or("MERIDIAN_BODY_LIMIT_BYTES", 1024 * 1024)?,
             principal_rate_per_minute: parse_or("MERIDIAN_PRINCIPAL_RATE_PER_MINUTE", 600_000)?,
             seed_demo: parse_or("MERIDIAN_SEED_DEMO", environment == Environment::Development)?,
+            dispatch_events: parse_or("MERIDIAN_DISPATCH_EVENTS", true)?,
             workers: var("MERIDIAN_WORKERS").map(|w| parse("MERIDIAN_WORKERS", &w)).transpose()?,
             db_max_connections: parse_or("MERIDIAN_DB_MAX_CONNECTIONS", 16)?,
         })
@@ -127,6 +130,7 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             principal_rate_per_minute: 600_000,
             seed_demo: false,
+            dispatch_events: true,
             workers: None,
             db_max_connections: 16,
         }

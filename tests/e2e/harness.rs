@@ -102,6 +102,10 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Te
     config.operator_token = Some(OPERATOR_TOKEN.into());
     config.workers = Some(1);
     config.db_max_connections = 4;
+    // Test servers share one PostgreSQL database, each with its own manual clock: a dispatcher
+    // would pick up other tests' events and judge their due times by its own clock. The tests
+    // of event handlers turn it on (one at a time: they live in one test function).
+    config.dispatch_events = false;
     tweak(&mut config);
     let clock = ManualClock::new(Utc::now());
     let app = Application::build(config, Arc::new(clock.clone())).await.expect("server starts");
@@ -116,6 +120,16 @@ where
 {
     for backend in backends() {
         scenario(spawn_app(backend).await).await;
+    }
+}
+
+/// The same, on servers configured by `tweak`.
+pub async fn on_each_backend_with<F>(tweak: impl Fn(&mut Config), scenario: F)
+where
+    F: AsyncFn(TestApp),
+{
+    for backend in backends() {
+        scenario(spawn_with(backend, &tweak).await).await;
     }
 }
 

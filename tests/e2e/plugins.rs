@@ -473,23 +473,36 @@ async fn deliveries(app: &TestApp, t: &Tenant, plugin: &str, status: &str, n: us
     panic!("{plugin}: fewer than {n} {status} deliveries");
 }
 
+/// The event-handler scenarios, on servers that dispatch events (one at a time, see the
+/// harness).
 #[tokio::test]
-async fn an_event_handler_raises_a_purchase_request_when_stock_falls_below_safety() {
-    on_each_backend(async |app| {
+async fn event_handlers_run_after_commit_retry_and_dead_letter() {
+    on_each_backend_with(
+        |c| c.dispatch_events = true,
+        async |app| {
+            an_event_handler_raises_a_purchase_request_when_stock_falls_below_safety(&app).await;
+            a_failing_event_handler_retries_with_backoff_then_dead_letters_while_another_tenant_carries_on(&app).await;
+        },
+    )
+    .await;
+}
+
+async fn an_event_handler_raises_a_purchase_request_when_stock_falls_below_safety(app: &TestApp) {
+    {
         let t = app.signup_with("Reorder Co", "generic", "CNY").await;
-        let (it, cust) = priced_item(&app, &t, "R1", "50", "60").await;
+        let (it, cust) = priced_item(app, &t, "R1", "50", "60").await;
         assert_eq!(
-            upload(&app, &t, "reorder-on-low-stock", "reorder-on-low-stock", None).await.status,
+            upload(app, &t, "reorder-on-low-stock", "reorder-on-low-stock", None).await.status,
             StatusCode::CREATED
         );
         let on =
-            enable(&app, &t, "reorder-on-low-stock", json!(["read-stock", "create-purchase-requests", "log"])).await;
+            enable(app, &t, "reorder-on-low-stock", json!(["read-stock", "create-purchase-requests", "log"])).await;
         assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
 
         // Confirming 20 of 60 reserves them: 40 available, below the safety stock of 50.
-        let so = sales_order(&app, &t, &cust, &it, "20").await;
-        assert_eq!(confirm(&app, &t, so.body["id"].as_str().unwrap()).await.status, StatusCode::OK);
-        let done = deliveries(&app, &t, "reorder-on-low-stock", "done", 1).await;
+        let so = sales_order(app, &t, &cust, &it, "20").await;
+        assert_eq!(confirm(app, &t, so.body["id"].as_str().unwrap()).await.status, StatusCode::OK);
+        let done = deliveries(app, &t, "reorder-on-low-stock", "done", 1).await;
         assert_eq!(
             (done[0]["kind"].as_str(), done[0]["subject_id"].as_str()),
             (Some("stock.below-safety"), Some(it.as_str()))
@@ -503,42 +516,40 @@ async fn an_event_handler_raises_a_purchase_request_when_stock_falls_below_safet
             (prs[0]["quantity"].as_str(), prs[0]["status"].as_str(), prs[0]["item_id"].as_str()),
             (Some("60.0000"), Some("submitted"), Some(it.as_str()))
         );
-        let inv = invocations(&app, &t, "reorder-on-low-stock", 1).await;
+        let inv = invocations(app, &t, "reorder-on-low-stock", 1).await;
         assert_eq!((inv[0]["hook"].as_str(), inv[0]["outcome"].as_str()), (Some("handle_events"), Some("ok")));
         assert!(inv[0]["logs"][0]["message"].as_str().unwrap().starts_with("asked for 60 of SKUR1"), "{inv:?}");
 
         // Still below: no second event, no second request, until it has been back above.
-        let so2 = sales_order(&app, &t, &cust, &it, "5").await;
-        assert_eq!(confirm(&app, &t, so2.body["id"].as_str().unwrap()).await.status, StatusCode::OK);
+        let so2 = sales_order(app, &t, &cust, &it, "5").await;
+        assert_eq!(confirm(app, &t, so2.body["id"].as_str().unwrap()).await.status, StatusCode::OK);
         tokio::time::sleep(Duration::from_millis(600)).await;
-        assert_eq!(deliveries(&app, &t, "reorder-on-low-stock", "done", 1).await.len(), 1);
+        assert_eq!(deliveries(app, &t, "reorder-on-low-stock", "done", 1).await.len(), 1);
         let prs = app.get("/api/v1/purchase-requests?source=plugin", &t.token).await;
         assert_eq!(prs.body["data"].as_array().unwrap().len(), 1);
         let audit = app.get("/api/v1/audit-events?action=purchase_request.create", &t.token).await;
         assert_eq!(audit.body["data"][0]["actor_kind"], "plugin", "{:?}", audit.body);
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_another_tenant_carries_on() {
-    on_each_backend(async |app| {
+async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_another_tenant_carries_on(app: &TestApp) {
+    {
         // A healthy tenant whose handler works throughout.
         let good = app.signup_with("Steady Co", "generic", "CNY").await;
-        let (good_item, good_cust) = priced_item(&app, &good, "G1", "50", "60").await;
+        let (good_item, good_cust) = priced_item(app, &good, "G1", "50", "60").await;
         assert_eq!(
-            upload(&app, &good, "reorder-on-low-stock", "reorder-on-low-stock", None).await.status,
+            upload(app, &good, "reorder-on-low-stock", "reorder-on-low-stock", None).await.status,
             StatusCode::CREATED
         );
         assert_eq!(
-            enable(&app, &good, "reorder-on-low-stock", json!(["read-stock", "create-purchase-requests", "log"]))
+            enable(app, &good, "reorder-on-low-stock", json!(["read-stock", "create-purchase-requests", "log"]))
                 .await
                 .status,
             StatusCode::OK
         );
 
         let evil = app.signup_with("Crashy Co", "generic", "CNY").await;
-        let (it, cust) = priced_item(&app, &evil, "E1", "0", "100").await;
+        let (it, cust) = priced_item(app, &evil, "E1", "0", "100").await;
         let mut m = manifest("hostile/panic");
         m["hooks"] = json!(["handle_events"]);
         m["events"] = json!(["sales-order.confirmed"]);
@@ -546,23 +557,23 @@ async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_an
             .post("/api/v1/plugins", &evil.token, json!({"manifest": m, "component": b64(&component("hostile-panic"))}))
             .await;
         assert_eq!(up.status, StatusCode::CREATED, "{:?}", up.body);
-        assert_eq!(enable(&app, &evil, "hostile-panic", json!([])).await.status, StatusCode::OK);
+        assert_eq!(enable(app, &evil, "hostile-panic", json!([])).await.status, StatusCode::OK);
 
-        let so = sales_order(&app, &evil, &cust, &it, "1").await;
-        let good_so = sales_order(&app, &good, &good_cust, &good_item, "20").await;
+        let so = sales_order(app, &evil, &cust, &it, "1").await;
+        let good_so = sales_order(app, &good, &good_cust, &good_item, "20").await;
         // The confirmation itself is not held up by its event handler.
         let (bad, fine) = tokio::join!(
-            confirm(&app, &evil, so.body["id"].as_str().unwrap()),
-            confirm(&app, &good, good_so.body["id"].as_str().unwrap())
+            confirm(app, &evil, so.body["id"].as_str().unwrap()),
+            confirm(app, &good, good_so.body["id"].as_str().unwrap())
         );
         assert_eq!((bad.status, fine.status), (StatusCode::OK, StatusCode::OK));
-        let first = deliveries(&app, &evil, "hostile-panic", "pending", 1).await;
+        let first = deliveries(app, &evil, "hostile-panic", "pending", 1).await;
         let mut waited = 0;
         let mut row = first[0].clone();
         while row["attempts"] == 0 && waited < 400 {
             tokio::time::sleep(Duration::from_millis(25)).await;
             waited += 1;
-            row = deliveries(&app, &evil, "hostile-panic", "pending", 1).await[0].clone();
+            row = deliveries(app, &evil, "hostile-panic", "pending", 1).await[0].clone();
         }
         assert_eq!(
             (row["kind"].as_str(), row["attempts"].as_i64()),
@@ -571,7 +582,7 @@ async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_an
         );
         assert_eq!(row["last_error"], "crashed (it panicked)");
         // Meanwhile the other tenant's handler ran.
-        assert_eq!(deliveries(&app, &good, "reorder-on-low-stock", "done", 1).await.len(), 1);
+        assert_eq!(deliveries(app, &good, "reorder-on-low-stock", "done", 1).await.len(), 1);
 
         // Each retry waits four times longer: 10 s, 40 s, 160 s, 640 s; the fifth failure is final.
         for (attempts, wait) in [(2, 10), (3, 40), (4, 160)] {
@@ -587,7 +598,7 @@ async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_an
             assert_eq!((r["attempts"].as_i64(), r["status"].as_str()), (Some(attempts), Some("pending")), "{r:?}");
         }
         app.advance(chrono::Duration::seconds(640));
-        let dead = deliveries(&app, &evil, "hostile-panic", "dead", 1).await;
+        let dead = deliveries(app, &evil, "hostile-panic", "dead", 1).await;
         assert_eq!(
             (dead[0]["attempts"].as_i64(), dead[0]["last_error"].as_str()),
             (Some(5), Some("crashed (it panicked)"))
@@ -635,6 +646,5 @@ async fn a_failing_event_handler_retries_with_backoff_then_dead_letters_while_an
         let foreign =
             app.post(&format!("/api/v1/plugins/hostile-panic/events/{id}/retry"), &good.token, json!({})).await;
         assert_eq!(foreign.status, StatusCode::NOT_FOUND);
-    })
-    .await;
+    }
 }

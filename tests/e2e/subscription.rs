@@ -53,8 +53,18 @@ async fn the_operator_extends_trials_and_lists_tenants_with_its_own_credential()
             app.call(Method::GET, "/operator/v1/tenants", Some(&t.token), None, &[]).await.status,
             StatusCode::UNAUTHORIZED
         );
-        let list = app.operator(Method::GET, "/operator/v1/tenants", None).await;
-        assert!(list.body["data"].as_array().unwrap().iter().any(|x| x["id"] == json!(t.id)));
+        // Other tests' tenants share the database: walk the pages.
+        let (mut cursor, mut found) = (String::new(), false);
+        loop {
+            let list =
+                app.operator(Method::GET, &format!("/operator/v1/tenants?limit=200&cursor={cursor}"), None).await;
+            found |= list.body["data"].as_array().unwrap().iter().any(|x| x["id"] == json!(t.id));
+            match list.body["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_owned(),
+                None => break,
+            }
+        }
+        assert!(found, "the operator's list names the new tenant");
         let path = format!("/operator/v1/tenants/{}/trial", t.id);
         let earlier = app.operator(Method::POST, &path, Some(json!({"trial_ends_at": Utc::now()}))).await;
         assert_eq!(earlier.fields(), ["trial_ends_at"]);

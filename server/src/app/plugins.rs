@@ -991,7 +991,9 @@ pub fn start(app: Arc<AppState>) {
             }
         }
     });
-    super::events::start_dispatcher(app);
+    if app.config.dispatch_events {
+        super::events::start_dispatcher(app);
+    }
 }
 
 async fn write_log(app: &AppState, batch: Vec<LogItem>) -> AppResult<()> {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod bank;
+pub mod bom;
 pub mod charts;
 pub mod decimal;
 pub mod ids;
