@@ -219,7 +219,7 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 }
 
 /// What one batch's call came to.
-enum Result_ {
+enum BatchResult {
     Done(Vec<runtime::PurchaseIntent>),
     Failed(String),
 }
@@ -237,7 +237,7 @@ async fn deliver(app: &AppState, tenant: TenantId, plugin: &str, batch: &[Delive
     tx.commit().await?;
     let Some((active, data)) = prepared else {
         let why = "the plugin is not enabled; send it again from the dead-letter list once it is";
-        return finish(app, tenant, batch, Result_::Failed(why.into()), true).await.map(|_| ());
+        return finish(app, tenant, batch, BatchResult::Failed(why.into()), true).await.map(|_| ());
     };
     let wit: Vec<runtime::Event> = events
         .iter()
@@ -252,13 +252,13 @@ async fn deliver(app: &AppState, tenant: TenantId, plugin: &str, batch: &[Delive
     let prepared = active.prepared();
     let outcome = app.plugins.run(tenant, move |rt| rt.handle_events(&prepared, data, Budget::EVENTS, &wit)).await?;
     let result = match outcome.result {
-        Ok(Ok(())) => Result_::Done(outcome.purchase_requests),
-        Ok(Err(message)) => Result_::Failed(format!("the handler answered: {message}")),
-        Err(f) => Result_::Failed(f.to_string()),
+        Ok(Ok(())) => BatchResult::Done(outcome.purchase_requests),
+        Ok(Err(message)) => BatchResult::Failed(format!("the handler answered: {message}")),
+        Err(f) => BatchResult::Failed(f.to_string()),
     };
     let failure = match &result {
-        Result_::Failed(m) => Some(m.clone()),
-        Result_::Done(_) => None,
+        BatchResult::Failed(m) => Some(m.clone()),
+        BatchResult::Done(_) => None,
     };
     let error = finish(app, tenant, batch, result, false).await?.or(failure);
     app.plugins.log.send(LogItem {
@@ -271,7 +271,7 @@ async fn deliver(app: &AppState, tenant: TenantId, plugin: &str, batch: &[Delive
             hook: "handle_events".into(),
             subject: Some(describe_batch(&events)),
             started_at,
-            duration_us: i64::try_from(outcome.duration.as_micros()).unwrap_or(i64::MAX),
+            duration_us: super::plugins::micros(outcome.duration),
             fuel: i64::try_from(outcome.fuel_used).unwrap_or(i64::MAX),
             outcome: if error.is_some() { "failed" } else { "ok" }.into(),
             error,
@@ -374,12 +374,12 @@ async fn finish(
     app: &AppState,
     tenant: TenantId,
     batch: &[Delivery],
-    result: Result_,
+    result: BatchResult,
     dead_now: bool,
 ) -> AppResult<Option<String>> {
     let now = app.now();
     match result {
-        Result_::Done(intents) => {
+        BatchResult::Done(intents) => {
             let tx = app.store.begin(tenant, Access::Write).await?;
             match apply(&tx, &batch[0].plugin, &intents, now).await {
                 Ok(()) => {
@@ -405,7 +405,7 @@ async fn finish(
                 Err(e) => Err(e),
             }
         }
-        Result_::Failed(message) => {
+        BatchResult::Failed(message) => {
             fail(app, tenant, batch, &message, dead_now, now).await?;
             Ok(None)
         }

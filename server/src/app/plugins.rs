@@ -709,7 +709,7 @@ fn call_data(install: &Install, manifest: &Manifest) -> CallData {
     }
 }
 
-fn micros(d: std::time::Duration) -> i64 {
+pub(crate) fn micros(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
