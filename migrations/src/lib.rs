@@ -17,6 +17,7 @@ mod m20261126_000006_inventory;
 mod m20261127_000007_trade;
 mod m20261128_000008_plugins;
 mod m20261129_000009_events;
+mod m20261130_000010_production;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_trade::Migration),
             Box::new(m20261128_000008_plugins::Migration),
             Box::new(m20261129_000009_events::Migration),
+            Box::new(m20261130_000010_production::Migration),
         ]
     }
 }

@@ -161,6 +161,9 @@ needs!(
     BillingWrite = Sales:Write | Finance:Write,
     PayablesWrite = Purchasing:Write | Finance:Write,
     HoldRelease = Purchasing:Approve | Finance:Approve,
+    ProductionRead = Production:Read,
+    ProductionWrite = Production:Write,
+    ProductionApprove = Production:Approve,
     PluginsRead = Plugins:Read,
     PluginsWrite = Plugins:Write,
 );

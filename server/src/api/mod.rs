@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod operator;
 pub mod plugins;
 pub mod problem;
+pub mod production;
 pub mod receivables;
 pub mod statements;
 pub mod stock;
@@ -223,7 +224,42 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(plugins::set_plugin_settings)
         .service(plugins::plugin_invocations)
         .service(plugins::plugin_events)
-        .service(plugins::retry_plugin_event);
+        .service(plugins::retry_plugin_event)
+        .service(production::get_production_settings)
+        .service(production::set_production_settings)
+        .service(production::get_item_planning)
+        .service(production::set_item_planning)
+        .service(production::list_boms)
+        .service(production::create_bom)
+        .service(production::get_bom)
+        .service(production::update_bom)
+        .service(production::delete_bom)
+        .service(production::activate_bom)
+        .service(production::archive_bom)
+        .service(production::explode_bom)
+        .service(production::bom_cost_rollup)
+        .service(production::item_where_used)
+        .service(production::create_forecast)
+        .service(production::list_forecasts)
+        .service(production::delete_forecast)
+        .service(production::list_production_orders)
+        .service(production::create_production_order)
+        .service(production::get_production_order)
+        .service(production::release_production_order)
+        .service(production::cancel_production_order)
+        .service(production::issue_production_order)
+        .service(production::return_production_components)
+        .service(production::complete_production_order)
+        .service(production::close_production_order)
+        .service(production::production_order_kit)
+        .service(production::sales_order_kit)
+        .service(production::production_alerts)
+        .service(production::run_mrp)
+        .service(production::list_mrp_runs)
+        .service(production::get_mrp_run)
+        .service(production::list_mrp_suggestions)
+        .service(production::accept_mrp_suggestions)
+        .service(production::accept_mrp_suggestion);
 }
 
 /// Routes under `/operator/v1`.

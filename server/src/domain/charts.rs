@@ -143,6 +143,7 @@ pub const PURPOSES: &[(&str, &str, &str)] = &[
     ("stock_issue_expense", "5602", "6100"),
     ("landed_cost_clearing", "220202", "2010"),
     ("purchase_price_variance", "5401", "5050"),
+    ("production_variance", "5401", "5000"),
 ];
 
 pub fn template(name: &str) -> Option<&'static [TemplateAccount]> {

@@ -8,6 +8,7 @@ pub mod charts;
 pub mod decimal;
 pub mod ids;
 pub mod ledger;
+pub mod mrp;
 pub mod receivables;
 pub mod statements;
 pub mod stock;

@@ -13,6 +13,7 @@ pub mod fx;
 pub mod idempotency;
 pub mod ledger;
 pub mod plugins;
+pub mod production;
 pub mod receivables;
 pub mod refresh_tokens;
 pub mod roles;
