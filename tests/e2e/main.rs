@@ -13,6 +13,7 @@ mod platform;
 mod plugin_build;
 mod plugin_runtime;
 mod plugins;
+mod production;
 mod receivables;
 mod statements;
 mod stock;

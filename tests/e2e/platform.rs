@@ -250,11 +250,19 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
             client.get(format!("{url}/api/v1/journal-entries?status=draft")).bearer_auth(&token).send().await?.json().await?;
         let plugins: serde_json::Value =
             client.get(format!("{url}/api/v1/plugins")).bearer_auth(&token).send().await?.json().await?;
-        Ok::<_, reqwest::Error>((users, books, drafts, plugins))
+        let boms: serde_json::Value =
+            client.get(format!("{url}/api/v1/boms?status=active")).bearer_auth(&token).send().await?.json().await?;
+        let production: serde_json::Value =
+            client.get(format!("{url}/api/v1/production-orders")).bearer_auth(&token).send().await?.json().await?;
+        Ok::<_, reqwest::Error>((users, books, drafts, plugins, boms, production))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (users, books, drafts, plugins) = result.unwrap();
+    let (users, books, drafts, plugins, boms, production) = result.unwrap();
+    assert_eq!(boms["data"].as_array().unwrap().len(), 2, "the desk and its phantom fitting kit: {boms}");
+    let states: Vec<&str> =
+        production["data"].as_array().unwrap().iter().filter_map(|o| o["status"].as_str()).collect();
+    assert_eq!(states, vec!["planned", "in_progress"], "the demo company makes desks: {production}");
     assert_eq!(
         (
             plugins["data"][0]["name"].as_str(),

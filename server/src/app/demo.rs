@@ -267,7 +267,9 @@ async fn seed_receivables(
     create_payment(app, ctx, Side::Receivable, pay(export.id, day(0, 2), "6000", vec![(usd.0.id, d("6000")?)])?)
         .await?;
     let items = seed_inventory(app, ctx, day, id).await?;
+    let (warehouse, desk) = (items.warehouse, items.desk);
     seed_trade(app, ctx, day, [retail, mall, export, parts], items).await?;
+    seed_production(app, ctx, day, warehouse, desk).await?;
     seed_plugins(app, ctx).await
 }
 
@@ -523,6 +525,144 @@ async fn seed_inventory(
     };
     reserve(app, ctx, held).await?;
     Ok(DemoItems { warehouse: main.id, chair: chair.id, desk: desk.id, lamp: lamp.id, install: install.id })
+}
+
+/// Production: desks (made or bought) from a desk top, four legs (backflushed) and a phantom
+/// fitting kit; the overhead rates; an order in progress (kit issued, two of five completed),
+/// one planned for next month; and an MRP run whose suggestions wait for the planner.
+async fn seed_production(
+    app: &AppState,
+    ctx: &super::Ctx,
+    day: &dyn Fn(u32, u32) -> chrono::NaiveDate,
+    warehouse: uuid::Uuid,
+    desk: uuid::Uuid,
+) -> AppResult<()> {
+    use super::inventory::{DocumentInput, ItemInput, LineInput, create_document, create_item, post_document};
+    use super::manufacturing::{CompleteInput, IssueInput, OrderInput, complete, create_order, issue, order_action};
+    use super::production::{
+        BomInput, BomLineInput, PlanningInput, SettingsInput, bom_action, create_bom, update_planning, update_settings,
+    };
+    let d = |s: &str| s.parse::<rust_decimal::Decimal>().map_err(AppError::internal);
+    let item = |sku: &str, name: &str, kind: &str| ItemInput {
+        sku: Some(sku.into()),
+        name: Some(name.into()),
+        item_type: Some(kind.into()),
+        base_unit: Some("pcs".into()),
+        default_warehouse_id: Some(Some(warehouse)),
+        ..ItemInput::default()
+    };
+    let top = create_item(app, ctx, item("TOP-01", "桌面板 Desk top", "purchased")).await?;
+    let leg = create_item(app, ctx, item("LEG-01", "桌腿 Desk leg", "purchased")).await?;
+    let fittings = create_item(app, ctx, item("FIT-KIT", "五金包 Fitting kit (phantom)", "manufactured")).await?;
+    let screw = create_item(app, ctx, item("SCREW-01", "螺丝 Screw", "purchased")).await?;
+    let line = |item: uuid::Uuid, qty: &str, cost: &str| -> AppResult<LineInput> {
+        Ok(LineInput {
+            item_id: Some(item),
+            quantity: Some(d(qty)?),
+            unit_cost: Some(d(cost)?),
+            ..LineInput::default()
+        })
+    };
+    let opening = create_document(
+        app,
+        ctx,
+        DocumentInput {
+            kind: Some("receipt".into()),
+            date: Some(day(1, 5)),
+            warehouse_id: Some(warehouse),
+            purpose: Some("opening".into()),
+            memo: Some("期初库存 Opening stock (production)".into()),
+            lines: Some(vec![line(top.id, "12", "220")?, line(leg.id, "60", "30")?, line(screw.id, "1000", "0.2")?]),
+            ..DocumentInput::default()
+        },
+    )
+    .await?;
+    post_document(app, ctx, opening.0.id).await?;
+    let bom_line = |c: uuid::Uuid, q: &str, backflush: bool, phantom: bool| -> AppResult<BomLineInput> {
+        Ok(BomLineInput {
+            component_id: c,
+            quantity: d(q)?,
+            scrap_percent: None,
+            issue_method: Some(if backflush { "backflush" } else { "kit" }.into()),
+            phantom: Some(phantom),
+            byproduct: None,
+        })
+    };
+    let kit = create_bom(
+        app,
+        ctx,
+        BomInput {
+            item_id: fittings.id,
+            revision: "A".into(),
+            valid_from: None,
+            valid_to: None,
+            output_quantity: None,
+            memo: None,
+            lines: vec![BomLineInput { scrap_percent: Some(d("5")?), ..bom_line(screw.id, "16", true, false)? }],
+        },
+    )
+    .await?;
+    bom_action(app, ctx, kit.0.id, "activate").await?;
+    let bom = create_bom(
+        app,
+        ctx,
+        BomInput {
+            item_id: desk,
+            revision: "A".into(),
+            valid_from: None,
+            valid_to: None,
+            output_quantity: None,
+            memo: Some("标准办公桌 Standard desk".into()),
+            lines: vec![
+                bom_line(top.id, "1", false, false)?,
+                bom_line(leg.id, "4", true, false)?,
+                bom_line(fittings.id, "1", false, true)?,
+            ],
+        },
+    )
+    .await?;
+    bom_action(app, ctx, bom.0.id, "activate").await?;
+    update_settings(
+        app,
+        ctx,
+        0,
+        SettingsInput { overhead_rate: Some(d("0.05")?), overhead_per_unit: Some(d("20")?), move_tolerance_days: None },
+    )
+    .await?;
+    update_planning(
+        app,
+        ctx,
+        desk,
+        0,
+        PlanningInput {
+            lead_time_days: Some(5),
+            lot_policy: None,
+            lot_period_days: None,
+            lot_minimum: None,
+            lot_multiple: Some(d("5")?),
+        },
+    )
+    .await?;
+    let today = app.now().date_naive();
+    let order = |q: &str, due: chrono::NaiveDate| -> AppResult<OrderInput> {
+        Ok(OrderInput {
+            item_id: desk,
+            bom_id: Some(bom.0.id),
+            quantity: d(q)?,
+            warehouse_id: Some(warehouse),
+            start_date: None,
+            due_date: due,
+            sales_order_id: None,
+            memo: None,
+        })
+    };
+    let running = create_order(app, ctx, order("5", today + chrono::Days::new(3))?).await?;
+    order_action(app, ctx, running.0.id, "release").await?;
+    issue(app, ctx, running.0.id, IssueInput { date: Some(day(0, 1)), lines: Vec::new() }).await?;
+    complete(app, ctx, running.0.id, CompleteInput { date: Some(day(0, 1)), quantity: d("2")? }).await?;
+    create_order(app, ctx, order("10", today + chrono::Days::new(35))?).await?;
+    super::mrp::run(app, ctx, super::mrp::RunInput { items: None, horizon: None }).await?;
+    Ok(())
 }
 
 /// What the trade seed needs from the inventory seed.

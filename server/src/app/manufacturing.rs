@@ -387,6 +387,7 @@ fn money(b: &Books, d: Decimal) -> Decimal {
 
 /// Posts the issues `(component index, quantity)` under one stock document of `kind`: each
 /// consumes its reservation first, then leaves stock at the moving average into WIP.
+#[allow(clippy::too_many_arguments)]
 async fn issue_components(
     tx: &TenantTx<'_>,
     ctx: &Ctx,

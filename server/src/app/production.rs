@@ -475,7 +475,7 @@ pub async fn bom_action(app: &AppState, ctx: &Ctx, id: Uuid, action: &str) -> Ap
                 let ends_after_start = other.valid_to.is_none_or(|t| b.valid_from.is_none_or(|f| f <= t));
                 if starts_before_end && ends_after_start {
                     return Err(AppError::Conflict(format!(
-                        "revision {} of this item is active {}; its validity overlaps {} (archive it or set validity dates that do not overlap)",
+                        "revision {} of this item is active ({}), which overlaps this one ({}): archive it, or give the revisions validity dates that do not overlap",
                         other.revision,
                         validity(other),
                         validity(&b)

@@ -1181,3 +1181,57 @@ pub async fn supplier_offers(tx: &TenantTx<'_>) -> AppResult<Vec<SupplierOffer>>
         })
         .collect()
 }
+
+async fn any(tx: &TenantTx<'_>, sql: &str, id: Uuid) -> AppResult<bool> {
+    let backend = tx.conn().get_database_backend();
+    let sql = sql.replace("{p1}", &ph(backend, 1)).replace("{p2}", &ph(backend, 2));
+    let row = tx
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [tx.tenant().0.into(), id.into()]))
+        .await?;
+    Ok(row.is_some())
+}
+
+/// What in production still refers to an item, if anything.
+pub async fn item_in_use(tx: &TenantTx<'_>, item: Uuid) -> AppResult<Option<&'static str>> {
+    let checks: [(&str, &'static str); 5] = [
+        ("SELECT 1 FROM boms WHERE tenant_id = {p1} AND item_id = {p2} LIMIT 1", "it has bills of material"),
+        ("SELECT 1 FROM bom_lines WHERE tenant_id = {p1} AND component_id = {p2} LIMIT 1", "bills of material use it"),
+        (
+            "SELECT 1 FROM production_orders WHERE tenant_id = {p1} AND item_id = {p2} LIMIT 1",
+            "production orders make it",
+        ),
+        (
+            "SELECT 1 FROM production_order_components WHERE tenant_id = {p1} AND component_id = {p2} LIMIT 1",
+            "production orders use it",
+        ),
+        ("SELECT 1 FROM forecasts WHERE tenant_id = {p1} AND item_id = {p2} LIMIT 1", "forecasts name it"),
+    ];
+    for (sql, why) in checks {
+        if any(tx, sql, item).await? {
+            return Ok(Some(why));
+        }
+    }
+    if any(tx, "SELECT 1 FROM mrp_suggestions WHERE tenant_id = {p1} AND item_id = {p2} LIMIT 1", item).await? {
+        return Ok(Some("MRP suggestions name it"));
+    }
+    Ok(None)
+}
+
+/// What in production still refers to a warehouse, if anything.
+pub async fn warehouse_in_use(tx: &TenantTx<'_>, wh: Uuid) -> AppResult<Option<&'static str>> {
+    if any(tx, "SELECT 1 FROM production_orders WHERE tenant_id = {p1} AND warehouse_id = {p2} LIMIT 1", wh).await? {
+        return Ok(Some("production orders use it"));
+    }
+    Ok(None)
+}
+
+/// Removes an item's planning data (the item is being deleted).
+pub async fn forget_item(tx: &TenantTx<'_>, item: Uuid) -> AppResult<()> {
+    item_planning::Entity::delete_many()
+        .filter(item_planning::Column::TenantId.eq(tx.tenant().0))
+        .filter(item_planning::Column::ItemId.eq(item))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}

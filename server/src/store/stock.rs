@@ -1760,11 +1760,12 @@ pub async fn item_in_use(tx: &TenantTx<'_>, item: Uuid) -> AppResult<Option<&'st
     {
         return Ok(Some("journal lines carry it"));
     }
-    Ok(None)
+    super::production::item_in_use(tx, item).await
 }
 
 /// Deletes an unused item and its unit conversions.
 pub async fn delete_item(tx: &TenantTx<'_>, item: Uuid) -> AppResult<()> {
+    super::production::forget_item(tx, item).await?;
     item_units::Entity::delete_many()
         .filter(item_units::Column::TenantId.eq(tx.tenant().0))
         .filter(item_units::Column::ItemId.eq(item))
@@ -1809,7 +1810,7 @@ pub async fn warehouse_in_use(tx: &TenantTx<'_>, wh: Uuid) -> AppResult<Option<&
     {
         return Ok(Some("it is an item's default warehouse"));
     }
-    Ok(None)
+    super::production::warehouse_in_use(tx, wh).await
 }
 
 /// Deletes an unused warehouse and its bins.
