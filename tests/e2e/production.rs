@@ -356,6 +356,20 @@ async fn production_orders_refuse_what_does_not_make_sense_and_stay_in_their_ten
             json!({"lines": [{"line_no": 1, "quantity": "1"}]})).await;
         assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY, "returning more than issued: {:?}", negative.body);
         assert_eq!(negative.body["errors"][0]["message"], "only 0 issued");
+        // With legs in stock the kit goes out; two return lines of the same component count
+        // together: 4 + 4 of 6 issued is refused on the second line, nothing comes back.
+        post_doc(&app, &t, receipt(&wh, &day(0), json!([{"item_id": leg, "quantity": "6", "unit_cost": "10.00"}]))).await;
+        ok(&app, &t.token, &format!("/api/v1/production-orders/{mo}/issue"), json!({})).await;
+        let twice = app.post(&format!("/api/v1/production-orders/{mo}/return"), &t.token,
+            json!({"lines": [{"line_no": 1, "quantity": "4"}, {"line_no": 1, "quantity": "4"}]})).await;
+        assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", twice.body);
+        assert_eq!((twice.body["errors"][0]["field"].as_str(), twice.body["errors"][0]["message"].as_str()),
+            (Some("lines[1].quantity"), Some("only 2 issued")));
+        assert_eq!(level(&app, &t, &leg, &wh).await["on_hand"], "0.0000");
+        let back = ok(&app, &t.token, &format!("/api/v1/production-orders/{mo}/return"),
+            json!({"lines": [{"line_no": 1, "quantity": "4"}, {"line_no": 1, "quantity": "2"}]})).await;
+        assert_eq!((back["components"][0]["issued"].as_str(), back["cost"]["material"].as_str()), (Some("0.0000"), Some("0.0000")));
+        assert_eq!(level(&app, &t, &leg, &wh).await["value"], "60.00");
         // Another tenant sees nothing of it.
         assert_eq!(app.get(&format!("/api/v1/production-orders/{mo}"), &other.token).await.status, StatusCode::NOT_FOUND);
         assert_eq!(app.post(&format!("/api/v1/production-orders/{mo}/cancel"), &other.token, json!({})).await.status, StatusCode::NOT_FOUND);
@@ -372,6 +386,16 @@ async fn production_orders_refuse_what_does_not_make_sense_and_stay_in_their_ten
         assert_eq!(kinds, vec![("no_supplier", "BOLT")], "{run:?}");
         let bad = app.post("/api/v1/mrp-runs", &t.token, json!({"item_ids": [other.id]})).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", bad.body);
+        // A run for one item leaves the other items' open suggestions alone.
+        let scoped = created(&app, &t.token, "/api/v1/mrp-runs", json!({"item_ids": [stool]})).await;
+        assert_eq!((scoped["figures"]["suggestions"].as_u64(), scoped["figures"]["superseded"].as_u64()), (Some(0), Some(0)));
+        let open = get(&app, &t.token, "/api/v1/mrp-suggestions?status=open").await["data"].clone();
+        assert_eq!(open.as_array().unwrap().len(), 1, "{open:?}");
+        let sid = id(&open[0]);
+        let twice = app.post("/api/v1/mrp-suggestions/accept", &t.token, json!({"ids": [sid, sid]})).await;
+        assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", twice.body);
+        assert_eq!(twice.body["errors"][0]["field"], "ids[1]");
+        assert_eq!(get(&app, &t.token, "/api/v1/purchase-requests").await["data"].as_array().unwrap().len(), 0);
     })
     .await;
 }

@@ -865,7 +865,7 @@ pub async fn release_production_order(
     order_response(&app, StatusCode::OK, auth.tenant_id(), o).await
 }
 
-/// Cancel an order nothing was issued to; its reservations are released.
+/// Cancel an order with nothing completed and nothing left issued; its reservations are released.
 #[utoipa::path(tag = "production", operation_id = "cancel_production_order",
     responses((status = 200, body = ProductionOrderView), (status = 409, body = Problem)))]
 #[post("/production-orders/{id}/cancel")]

@@ -298,8 +298,8 @@ async fn release_reservations(
     Ok(())
 }
 
-/// `release` (planned → released, components reserved) or `cancel` (planned or released with
-/// nothing issued or completed; reservations released).
+/// `release` (planned → released, components reserved) or `cancel` (nothing completed and
+/// nothing left issued; reservations released).
 pub async fn order_action(
     app: &AppState,
     ctx: &Ctx,
@@ -320,7 +320,8 @@ pub async fn order_action(
             o.released_at = Some(now);
         }
         _ => {
-            if !matches!(o.status.as_str(), "planned" | "released") {
+            // In progress only when everything issued came back and nothing was completed.
+            if !matches!(o.status.as_str(), "planned" | "released" | "in_progress") || !o.completed.is_zero() {
                 return Err(wrong_state(&o, "cancelled"));
             }
             if cs.iter().any(|c| !c.issued.is_zero()) {
@@ -595,12 +596,18 @@ pub async fn return_components(
             f.push(format!("lines[{n}].line_no"), "no such component line");
             continue;
         };
+        // Earlier lines of this return for the same component count against what was issued.
+        let (earlier_q, earlier_v): (Decimal, Decimal) = rows
+            .iter()
+            .filter(|(j, _, _)| *j == i)
+            .fold((Decimal::ZERO, Decimal::ZERO), |(q, v), (_, x, y)| (q + x, v + y));
         let c = &cs[i];
-        if l.quantity > c.issued {
-            f.push(field.clone(), format!("only {} issued", q4(c.issued)));
+        let (issued, cost) = (c.issued - earlier_q, c.cost - earlier_v);
+        if l.quantity > issued {
+            f.push(field.clone(), format!("only {} issued", q4(issued)));
             continue;
         }
-        let value = if l.quantity == c.issued { c.cost } else { money(&b, c.cost * l.quantity / c.issued) };
+        let value = if l.quantity == issued { cost } else { money(&b, cost * l.quantity / issued) };
         moves.push(Movement {
             item_id: c.component_id,
             warehouse_id: o.warehouse_id,
@@ -843,6 +850,10 @@ pub async fn complete(
     o.completed_value += value;
     o.completed += q;
     o.status = if o.completed == o.quantity { "completed".into() } else { "in_progress".into() };
+    if o.status == "completed" {
+        // Nothing more will be issued by the kit: what is still held goes back to the pool.
+        release_reservations(&tx, &o, &mut cs, now).await?;
+    }
     save(&tx, &mut o, now).await?;
     record(
         &tx,
@@ -1047,11 +1058,21 @@ pub async fn order_kit(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<
 }
 
 pub(crate) async fn kit_of(tx: &TenantTx<'_>, o: &ProductionOrder, cs: &[Component]) -> AppResult<Kit> {
+    let wanted: HashSet<Uuid> = cs.iter().map(|c| c.component_id).collect();
+    let next = supplies(tx, &wanted, Some(o.id)).await?;
+    kit_with(tx, o, cs, &next).await
+}
+
+/// The kit of an order with the open supply already read (`next`, soonest first per item).
+async fn kit_with(
+    tx: &TenantTx<'_>,
+    o: &ProductionOrder,
+    cs: &[Component],
+    next: &HashMap<Uuid, Vec<NextSupply>>,
+) -> AppResult<Kit> {
     let ids: Vec<Uuid> = cs.iter().map(|c| c.component_id).collect();
     let items = stock_store::get_items(tx, &ids).await?;
     let free = free_in(tx, &ids, o.warehouse_id).await?;
-    let wanted: HashSet<Uuid> = ids.iter().copied().collect();
-    let next = supplies(tx, &wanted, Some(o.id)).await?;
     let mut lines = Vec::new();
     let mut can_make = o.quantity - o.completed;
     let finished = matches!(o.status.as_str(), "closed" | "cancelled");
@@ -1175,12 +1196,22 @@ pub async fn alerts(
     let day = as_of.unwrap_or_else(|| today(now));
     let tx = app.store.begin(tenant, Access::Read).await?;
     let mut out = Vec::new();
-    for (o, cs) in store::open_orders(&tx).await? {
+    let open = store::open_orders(&tx).await?;
+    let wanted: HashSet<Uuid> = open.iter().flat_map(|(_, cs)| cs.iter().map(|c| c.component_id)).collect();
+    let all_next = supplies(&tx, &wanted, None).await?;
+    for (o, cs) in open {
         let mut why = Vec::new();
         if o.due_date < day {
             why.push("late");
         }
-        let kit = kit_of(&tx, &o, &cs).await?;
+        // The order's own supply (when it makes one of its components) is not its next supply.
+        let next: HashMap<Uuid, Vec<NextSupply>> = all_next
+            .iter()
+            .map(|(k, v)| {
+                (*k, v.iter().filter(|n| !(n.kind == "production_order" && n.number == o.number)).cloned().collect())
+            })
+            .collect();
+        let kit = kit_with(&tx, &o, &cs, &next).await?;
         if o.status != "planned" && !kit.can_start {
             why.push("short_of_material");
         }

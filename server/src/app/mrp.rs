@@ -94,6 +94,7 @@ pub async fn run(app: &AppState, ctx: &Ctx, input: RunInput) -> AppResult<Run> {
     }
     let clock = Instant::now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    store::lock_planning(&tx).await?;
     let number = next_number(&tx, "mrp_run", "MRP").await?;
 
     // ---- load
@@ -108,6 +109,7 @@ pub async fn run(app: &AppState, ctx: &Ctx, input: RunInput) -> AppResult<Run> {
     let requests = store::open_requests(&tx).await?;
     let month_start = day.with_day(1).unwrap_or(day);
     let forecasts = store::forecasts(&tx, None, Some(month_start)).await?;
+    let ordered = store::sales_ordered_since(&tx, month_start).await?;
     let settings = store::settings(&tx).await?;
 
     let scope: Option<HashSet<Uuid>> = match &input.items {
@@ -165,9 +167,18 @@ pub async fn run(app: &AppState, ctx: &Ctx, input: RunInput) -> AppResult<Run> {
 
     // ---- demand
     let mut demands: Vec<Demand> = Vec::with_capacity(sales.len() + forecasts.len());
+    // What the month's sales orders ordered (shipped or not) consumes the month's forecasts.
     let mut sold: HashMap<(Uuid, (i32, u32)), Decimal> = HashMap::new();
+    for (item, date, q) in &ordered {
+        *sold.entry((*item, month(*date))).or_default() += *q;
+    }
+    for l in sales.iter().filter(|l| l.date > horizon) {
+        // Beyond the horizon the line is not planned, but its reservation still holds stock.
+        if let Some(p) = plan_items.get_mut(&l.item_id) {
+            p.on_hand -= l.reserved;
+        }
+    }
     for l in sales.iter().filter(|l| plan_items.contains_key(&l.item_id) && l.date <= horizon) {
-        *sold.entry((l.item_id, month(l.date.max(day)))).or_default() += l.open;
         demands.push(Demand {
             item: l.item_id,
             date: l.date,
@@ -177,7 +188,7 @@ pub async fn run(app: &AppState, ctx: &Ctx, input: RunInput) -> AppResult<Run> {
     }
     for f in forecasts.iter().filter(|f| plan_items.contains_key(&f.item_id) && f.due_date <= horizon) {
         // Sales orders of the month consume the month's forecasts, earliest first.
-        let consumed = sold.entry((f.item_id, month(f.due_date.max(day)))).or_default();
+        let consumed = sold.entry((f.item_id, month(f.due_date))).or_default();
         let take = (*consumed).min(f.quantity);
         *consumed -= take;
         let left = f.quantity - take;
@@ -254,7 +265,8 @@ pub async fn run(app: &AppState, ctx: &Ctx, input: RunInput) -> AppResult<Run> {
 
     // ---- write
     let written = Instant::now();
-    let superseded = store::supersede_open(&tx).await?;
+    let scoped: Option<Vec<Uuid>> = scope.as_ref().map(|s| s.iter().copied().collect());
+    let superseded = store::supersede_open(&tx, scoped.as_deref()).await?;
     let run_id = Uuid::now_v7();
     let suggestions: Vec<Suggestion> = plan
         .planned
@@ -406,8 +418,13 @@ pub async fn accept(app: &AppState, ctx: &Ctx, ids: &[Uuid]) -> AppResult<Vec<(U
     if ids.len() > ACCEPT_MAX {
         return Err(AppError::field("ids", format!("at most {ACCEPT_MAX} at a time")));
     }
+    if let Some(n) = (1..ids.len()).find(|n| ids[..*n].contains(&ids[*n])) {
+        return Err(AppError::field(format!("ids[{n}]"), "is named twice"));
+    }
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    // A run that read supply before these documents exist must not be racing this.
+    store::lock_planning(&tx).await?;
     let found = store::lock_suggestions(&tx, ids).await?;
     let batch: HashMap<Uuid, Suggestion> = found.iter().map(|s| (s.id, s.clone())).collect();
     let mut out = Vec::with_capacity(ids.len());

@@ -332,7 +332,9 @@ async fn build_bom(tx: &TenantTx<'_>, b: &mut Bom, input: BomInput) -> AppResult
         });
     }
     f.finish()?;
-    // Cycles: against every bill that is or may become active (drafts too), this one replaced.
+    // Cycles: against every bill that is or may become active (drafts too), this one replaced;
+    // bills are checked one at a time per tenant, so two saves cannot close a cycle between them.
+    store::lock_planning(tx).await?;
     let mut uses: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for (other, ls) in store::bills(tx, &["draft", "active"]).await? {
         if other.id != b.id {
@@ -469,6 +471,7 @@ pub async fn bom_action(app: &AppState, ctx: &Ctx, id: Uuid, action: &str) -> Ap
                     action: "activated",
                 });
             }
+            store::lock_planning(&tx).await?;
             let all = store::bills(&tx, &["active"]).await?;
             for (other, _) in all.iter().filter(|(o, _)| o.item_id == b.item_id && o.id != b.id) {
                 let starts_before_end = other.valid_from.is_none_or(|f| b.valid_to.is_none_or(|t| f <= t));

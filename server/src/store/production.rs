@@ -656,16 +656,31 @@ pub async fn insert_suggestions(tx: &TenantTx<'_>, rows: &[Suggestion]) -> AppRe
     Ok(())
 }
 
-/// Marks every open suggestion superseded (a new run replaces them); returns how many.
-pub async fn supersede_open(tx: &TenantTx<'_>) -> AppResult<u64> {
+/// Marks the open suggestions superseded (a new run replaces them), of every item or of the
+/// items given; returns how many.
+pub async fn supersede_open(tx: &TenantTx<'_>, items: Option<&[Uuid]>) -> AppResult<u64> {
     use mrp_suggestions::Column as C;
-    let r = mrp_suggestions::Entity::update_many()
-        .col_expr(C::Status, Expr::value("superseded"))
-        .filter(C::TenantId.eq(tx.tenant().0))
-        .filter(C::Status.eq("open"))
-        .exec(tx.conn())
-        .await?;
-    Ok(r.rows_affected)
+    let update = || {
+        mrp_suggestions::Entity::update_many()
+            .col_expr(C::Status, Expr::value("superseded"))
+            .filter(C::TenantId.eq(tx.tenant().0))
+            .filter(C::Status.eq("open"))
+    };
+    let Some(items) = items else {
+        return Ok(update().exec(tx.conn()).await?.rows_affected);
+    };
+    let mut n = 0;
+    for chunk in items.chunks(1000) {
+        n += update().filter(C::ItemId.is_in(chunk.iter().copied())).exec(tx.conn()).await?.rows_affected;
+    }
+    Ok(n)
+}
+
+/// Serializes a tenant's MRP runs, acceptances and bill activations: a per-tenant row lock held
+/// to commit (the row of a sequence nobody numbers with).
+pub async fn lock_planning(tx: &TenantTx<'_>) -> AppResult<()> {
+    super::ledger::next_in_sequence(tx, "production_planning_lock").await?;
+    Ok(())
 }
 
 pub async fn save_suggestion(tx: &TenantTx<'_>, s: &Suggestion) -> AppResult<()> {
@@ -1027,6 +1042,8 @@ pub struct OpenLine {
     pub item_id: Uuid,
     pub open: Decimal,
     pub date: NaiveDate,
+    /// What the line's stock reservation still holds (sales).
+    pub reserved: Decimal,
 }
 
 /// Open lines of confirmed orders of one side (`sales` or `purchase`).
@@ -1035,8 +1052,10 @@ pub async fn open_order_lines(tx: &TenantTx<'_>, side: &str) -> AppResult<Vec<Op
     let (p1, p2) = (ph(backend, 1), ph(backend, 2));
     let sql = format!(
         "SELECT l.order_id, o.number, l.line_no, l.item_id, l.quantity - l.shipped AS open,
-                COALESCE(l.expected_date, o.expected_date, o.order_date) AS due
+                COALESCE(l.expected_date, o.expected_date, o.order_date) AS due,
+                COALESCE(r.open_quantity, 0) AS reserved
          FROM trade_order_lines l JOIN trade_orders o ON o.tenant_id = l.tenant_id AND o.id = l.order_id
+         LEFT JOIN stock_reservations r ON r.tenant_id = l.tenant_id AND r.id = l.reservation_id AND r.status = 'open'
          WHERE o.tenant_id = {p1} AND o.side = {p2} AND o.kind = 'order' AND o.status = 'confirmed'
            AND l.quantity > l.shipped
          ORDER BY l.order_id, l.line_no"
@@ -1054,7 +1073,34 @@ pub async fn open_order_lines(tx: &TenantTx<'_>, side: &str) -> AppResult<Vec<Op
                 item_id: r.try_get("", "item_id")?,
                 open: qty_from_db(r.try_get("", "open")?),
                 date: parse_date(&r.try_get::<String>("", "due")?)?,
+                reserved: qty_from_db(r.try_get("", "reserved")?),
             })
+        })
+        .collect()
+}
+
+/// What was ordered per item and line date on confirmed or closed sales orders dated from
+/// `from` on, shipped or not (what consumes forecasts).
+pub async fn sales_ordered_since(tx: &TenantTx<'_>, from: NaiveDate) -> AppResult<Vec<(Uuid, NaiveDate, Decimal)>> {
+    let backend = tx.conn().get_database_backend();
+    let (p1, p2) = (ph(backend, 1), ph(backend, 2));
+    let sql = format!(
+        "SELECT l.item_id, COALESCE(l.expected_date, o.expected_date, o.order_date) AS due, l.quantity
+         FROM trade_order_lines l JOIN trade_orders o ON o.tenant_id = l.tenant_id AND o.id = l.order_id
+         WHERE o.tenant_id = {p1} AND o.side = 'sales' AND o.kind = 'order' AND o.status IN ('confirmed', 'closed')
+           AND COALESCE(l.expected_date, o.expected_date, o.order_date) >= {p2}"
+    );
+    let rows = tx
+        .conn()
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [tx.tenant().0.into(), date_str(from).into()]))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "item_id")?,
+                parse_date(&r.try_get::<String>("", "due")?)?,
+                qty_from_db(r.try_get("", "quantity")?),
+            ))
         })
         .collect()
 }
