@@ -272,13 +272,17 @@ async fn through_the_api(url: String, runs: usize) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let offers: Vec<Value> =
-        (l6..end).map(|g| json!({"item_id": item_id(g), "unit_price": "5.00", "lead_time_days": 3})).collect();
-    post(
-        "/api/v1/price-lists",
-        json!({"side": "purchase", "code": "PL-S1", "name": "S1", "party_id": supplier, "items": offers}),
-    )
-    .await;
+    // Price lists hold at most 2,000 entries: the materials go on three.
+    let materials: Vec<u64> = (l6..end).collect();
+    for (n, chunk) in materials.chunks(2000).enumerate() {
+        let offers: Vec<Value> =
+            chunk.iter().map(|g| json!({"item_id": item_id(*g), "unit_price": "5.00", "lead_time_days": 3})).collect();
+        post(
+            "/api/v1/price-lists",
+            json!({"side": "purchase", "code": format!("PL-S1-{n}"), "name": "S1", "party_id": supplier, "items": offers}),
+        )
+        .await;
+    }
     {
         use sea_orm::ConnectionTrait;
         let owner = sea_orm::Database::connect(&owner_url).await.unwrap();

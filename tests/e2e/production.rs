@@ -181,7 +181,7 @@ async fn a_three_level_product_goes_from_sales_order_through_mrp_and_production_
         let run2 = created(&app, &owner, "/api/v1/mrp-runs", json!({})).await;
         assert_eq!((run2["figures"]["suggestions"].as_u64(), run2["figures"]["superseded"].as_u64()), (Some(5), Some(5)));
         let old = app.post(&format!("/api/v1/mrp-suggestions/{}/accept", id(by_item(&sugg, &bike))), &owner, json!({})).await;
-        assert_eq!(old.status, StatusCode::CONFLICT, "a superseded suggestion: {:?}", old.body);
+        assert_eq!(old.status, StatusCode::NOT_FOUND, "a replaced suggestion: {:?}", old.body);
         let sugg = get(&app, &owner, &format!("/api/v1/mrp-suggestions?run_id={}", id(&run2))).await["data"].clone();
         let ids: Vec<String> = sugg.as_array().unwrap().iter().map(id).collect();
         let accepted = ok(&app, &owner, "/api/v1/mrp-suggestions/accept", json!({"ids": ids})).await["data"].clone();

@@ -1168,8 +1168,9 @@ fn run_view(r: Run) -> MrpRunView {
 }
 
 /// Run MRP over the tenant (or a set of items): nets demand against supply level by level and
-/// proposes purchase requests and production orders, pegged to their demand. The run's open
-/// suggestions replace those of earlier runs that were not accepted.
+/// proposes purchase requests and production orders, pegged to their demand. The run's
+/// suggestions replace the open ones of earlier runs (of the same items, for a run of chosen
+/// items); accepted ones stay.
 #[utoipa::path(tag = "production", operation_id = "run_mrp", request_body = MrpRunRequest,
     responses((status = 201, body = MrpRunView), (status = 422, body = Problem)))]
 #[post("/mrp-runs")]
@@ -1234,7 +1235,7 @@ pub struct SuggestionView {
     pub bom_id: Option<Uuid>,
     /// The demand it serves: [{source, id, number, line, quantity}].
     pub pegging: serde_json::Value,
-    /// open | accepted | superseded
+    /// open | accepted (a later run replaces the open ones)
     pub status: String,
     /// The purchase request or production order made from it.
     pub document_id: Option<Uuid>,
@@ -1266,7 +1267,7 @@ pub struct SuggestionQuery {
     pub limit: Option<u64>,
     pub cursor: Option<String>,
     pub run_id: Option<Uuid>,
-    /// open | accepted | superseded
+    /// open | accepted
     pub status: Option<String>,
     /// purchase | production
     pub kind: Option<String>,

@@ -12,8 +12,8 @@
 //!   bill, else bought; the rest are bought, from the cheapest supplier price list (then the
 //!   shortest lead time). Lead time: the item's planning data, else the supplier's.
 //! - The run is one transaction. It takes the run number first: the sequence row lock makes a
-//!   second run of the tenant wait until the first commits. Its suggestions replace every open
-//!   suggestion of earlier runs (they become `superseded`).
+//!   second run of the tenant wait until the first commits. Its suggestions replace the open
+//!   suggestions of earlier runs (of the items in scope), which are deleted; accepted ones stay.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;

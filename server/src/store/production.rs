@@ -646,9 +646,73 @@ fn suggestion_am(tx: &TenantTx<'_>, s: &Suggestion) -> AppResult<mrp_suggestions
     })
 }
 
-/// Inserts suggestions in multi-row statements (a run can propose tens of thousands).
+/// One suggestion as `json_populate_recordset` reads it (the table's column names).
+#[derive(serde::Serialize)]
+struct SuggestionRow<'a> {
+    tenant_id: Uuid,
+    id: Uuid,
+    run_id: Uuid,
+    kind: &'a str,
+    item_id: Uuid,
+    warehouse_id: Option<Uuid>,
+    quantity: i64,
+    due_date: String,
+    start_date: String,
+    late: bool,
+    level: i32,
+    supplier_id: Option<Uuid>,
+    bom_id: Option<Uuid>,
+    pegging: String,
+    status: &'a str,
+    document_id: Option<Uuid>,
+    decided_by: Option<Uuid>,
+    decided_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts suggestions in bulk (a run can propose hundreds of thousands): on PostgreSQL as one
+/// JSON parameter per 20,000 rows expanded by `json_populate_recordset`, elsewhere in multi-row
+/// statements.
 pub async fn insert_suggestions(tx: &TenantTx<'_>, rows: &[Suggestion]) -> AppResult<()> {
-    // 18 columns a row; PostgreSQL takes at most 65,535 parameters a statement.
+    let backend = tx.conn().get_database_backend();
+    if backend == DbBackend::Postgres {
+        for chunk in rows.chunks(20_000) {
+            let batch = chunk
+                .iter()
+                .map(|s| {
+                    Ok(SuggestionRow {
+                        tenant_id: tx.tenant().0,
+                        id: s.id,
+                        run_id: s.run_id,
+                        kind: &s.kind,
+                        item_id: s.item_id,
+                        warehouse_id: s.warehouse_id,
+                        quantity: qty_to_db(s.quantity)?,
+                        due_date: date_str(s.due_date),
+                        start_date: date_str(s.start_date),
+                        late: s.late,
+                        level: s.level,
+                        supplier_id: s.supplier_id,
+                        bom_id: s.bom_id,
+                        pegging: s.pegging.to_string(),
+                        status: &s.status,
+                        document_id: s.document_id,
+                        decided_by: s.decided_by,
+                        decided_at: s.decided_at,
+                    })
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            let json = serde_json::to_string(&batch).map_err(AppError::internal)?;
+            tx.conn()
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "INSERT INTO mrp_suggestions SELECT * FROM json_populate_recordset(NULL::mrp_suggestions, $1::json)",
+                    [json.into()],
+                ))
+                .await?;
+        }
+        return Ok(());
+    }
+    // 18 columns a row; keep well inside the parameter limits.
     for chunk in rows.chunks(1000) {
         let ams = chunk.iter().map(|s| suggestion_am(tx, s)).collect::<AppResult<Vec<_>>>()?;
         mrp_suggestions::Entity::insert_many(ams).exec_without_returning(tx.conn()).await?;
@@ -656,16 +720,14 @@ pub async fn insert_suggestions(tx: &TenantTx<'_>, rows: &[Suggestion]) -> AppRe
     Ok(())
 }
 
-/// Marks the open suggestions superseded (a new run replaces them), of every item or of the
-/// items given; returns how many.
+/// Removes the open suggestions (a new run replaces them), of every item or of the items
+/// given; returns how many. Accepted ones stay, with the documents they made. (Deleting
+/// rather than marking them: a run can replace hundreds of thousands, and an update writes a
+/// new version of every row and of every index entry.)
 pub async fn supersede_open(tx: &TenantTx<'_>, items: Option<&[Uuid]>) -> AppResult<u64> {
     use mrp_suggestions::Column as C;
-    let update = || {
-        mrp_suggestions::Entity::update_many()
-            .col_expr(C::Status, Expr::value("superseded"))
-            .filter(C::TenantId.eq(tx.tenant().0))
-            .filter(C::Status.eq("open"))
-    };
+    let update =
+        || mrp_suggestions::Entity::delete_many().filter(C::TenantId.eq(tx.tenant().0)).filter(C::Status.eq("open"));
     let Some(items) = items else {
         return Ok(update().exec(tx.conn()).await?.rows_affected);
     };
