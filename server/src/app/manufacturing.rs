@@ -226,6 +226,24 @@ async fn load(tx: &TenantTx<'_>, id: Uuid) -> AppResult<(ProductionOrder, Vec<Co
     store::get_order(tx, id, true).await?.ok_or(AppError::NotFound { entity: ENTITY })
 }
 
+/// Saves the order, records the action with the order before and after, and commits.
+async fn finish(
+    tx: TenantTx<'_>,
+    ctx: &Ctx,
+    mut o: ProductionOrder,
+    cs: Vec<Component>,
+    action: &str,
+    before: serde_json::Value,
+    now: DateTime<Utc>,
+) -> AppResult<(ProductionOrder, Vec<Component>)> {
+    save(&tx, &mut o, now).await?;
+    let after = order_json(&o, &cs);
+    record(&tx, ctx, now, Change::new(action, "production_order", Some(o.id.to_string()), Some(before), Some(after)))
+        .await?;
+    tx.commit().await?;
+    Ok((o, cs))
+}
+
 async fn save(tx: &TenantTx<'_>, o: &mut ProductionOrder, now: DateTime<Utc>) -> AppResult<()> {
     o.updated_at = now;
     o.version += 1;
@@ -335,22 +353,16 @@ pub async fn order_action(
             o.closed_at = Some(now);
         }
     }
-    save(&tx, &mut o, now).await?;
-    record(
-        &tx,
+    finish(
+        tx,
         ctx,
+        o,
+        cs,
+        if action == "release" { "production_order.release" } else { "production_order.cancel" },
+        before,
         now,
-        Change::new(
-            if action == "release" { "production_order.release" } else { "production_order.cancel" },
-            "production_order",
-            Some(id.to_string()),
-            Some(before),
-            Some(order_json(&o, &cs)),
-        ),
     )
-    .await?;
-    tx.commit().await?;
-    Ok((o, cs))
+    .await
 }
 
 // ================================================================ issue and return
@@ -549,22 +561,7 @@ pub async fn issue(
     if o.status == "released" {
         o.status = "in_progress".into();
     }
-    save(&tx, &mut o, now).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new(
-            "production_order.issue",
-            "production_order",
-            Some(id.to_string()),
-            Some(before),
-            Some(order_json(&o, &cs)),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((o, cs))
+    finish(tx, ctx, o, cs, "production_order.issue", before, now).await
 }
 
 /// Puts issued components back into the order's warehouse at the average cost they left with.
@@ -647,22 +644,7 @@ pub async fn return_components(
         o.material_cost -= v;
         store::save_component(&tx, o.id, c).await?;
     }
-    save(&tx, &mut o, now).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new(
-            "production_order.return",
-            "production_order",
-            Some(id.to_string()),
-            Some(before),
-            Some(order_json(&o, &cs)),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((o, cs))
+    finish(tx, ctx, o, cs, "production_order.return", before, now).await
 }
 
 // ================================================================ completion and close
@@ -854,22 +836,7 @@ pub async fn complete(
         // Nothing more will be issued by the kit: what is still held goes back to the pool.
         release_reservations(&tx, &o, &mut cs, now).await?;
     }
-    save(&tx, &mut o, now).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new(
-            "production_order.complete",
-            "production_order",
-            Some(id.to_string()),
-            Some(before),
-            Some(order_json(&o, &cs)),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((o, cs))
+    finish(tx, ctx, o, cs, "production_order.complete", before, now).await
 }
 
 /// Closes a completed order (or one in progress, short): the rest of the overhead is absorbed,
@@ -918,22 +885,7 @@ pub async fn close(
     release_reservations(&tx, &o, &mut cs, now).await?;
     o.status = "closed".into();
     o.closed_at = Some(now);
-    save(&tx, &mut o, now).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new(
-            "production_order.close",
-            "production_order",
-            Some(id.to_string()),
-            Some(before),
-            Some(order_json(&o, &cs)),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((o, cs))
+    finish(tx, ctx, o, cs, "production_order.close", before, now).await
 }
 
 // ================================================================ reading
