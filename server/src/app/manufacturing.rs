@@ -97,11 +97,14 @@ pub struct OrderInput {
 }
 
 /// Makes a planned order in the caller's transaction (MRP's accept calls this too).
+/// `bills` caches the effective bills by start date across calls (MRP's accept makes many
+/// orders in one transaction and should read the bills once per date, not once per order).
 pub(crate) async fn create_order_in(
     tx: &TenantTx<'_>,
     ctx: &Ctx,
     input: OrderInput,
     suggestion_id: Option<Uuid>,
+    bills: &mut HashMap<NaiveDate, HashMap<Uuid, Bill>>,
     now: DateTime<Utc>,
 ) -> AppResult<(ProductionOrder, Vec<Component>)> {
     let mut f = Fields::new();
@@ -142,7 +145,10 @@ pub(crate) async fn create_order_in(
         f.push("memo", "must be at most 500 characters");
     }
     f.finish()?;
-    let bills = effective_bills(tx, start).await?;
+    if let std::collections::hash_map::Entry::Vacant(e) = bills.entry(start) {
+        e.insert(effective_bills(tx, start).await?);
+    }
+    let bills = bills.get(&start).ok_or_else(|| AppError::internal("bills"))?;
     let bill = match input.bom_id {
         Some(b) => {
             let (h, lines) = store::get_bom(tx, b, false)
@@ -166,7 +172,7 @@ pub(crate) async fn create_order_in(
             )
         })?,
     };
-    let components = components_for(&bill, &bills, input.quantity);
+    let components = components_for(&bill, bills, input.quantity);
     let o = ProductionOrder {
         id: Uuid::now_v7(),
         number: next_number(tx, "production_order", "MO").await?,
@@ -217,7 +223,7 @@ pub async fn create_order(
 ) -> AppResult<(ProductionOrder, Vec<Component>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let o = create_order_in(&tx, ctx, input, None, now).await?;
+    let o = create_order_in(&tx, ctx, input, None, &mut HashMap::new(), now).await?;
     tx.commit().await?;
     Ok(o)
 }

@@ -428,6 +428,7 @@ pub async fn accept(app: &AppState, ctx: &Ctx, ids: &[Uuid]) -> AppResult<Vec<(U
     let found = store::lock_suggestions(&tx, ids).await?;
     let batch: HashMap<Uuid, Suggestion> = found.iter().map(|s| (s.id, s.clone())).collect();
     let mut out = Vec::with_capacity(ids.len());
+    let mut bills = HashMap::new();
     for (n, id) in ids.iter().enumerate() {
         let at = format!("ids[{n}]");
         let mut s = batch.get(id).cloned().ok_or(AppError::NotFound { entity: "MRP suggestion" })?;
@@ -473,6 +474,7 @@ pub async fn accept(app: &AppState, ctx: &Ctx, ids: &[Uuid]) -> AppResult<Vec<(U
                     memo: Some(format!("MRP: {}", pegs_text(&s.pegging)).chars().take(500).collect()),
                 },
                 Some(s.id),
+                &mut bills,
                 now,
             )
             .await

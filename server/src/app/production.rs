@@ -653,22 +653,18 @@ pub async fn cost_rollup(app: &AppState, tenant: TenantId, id: Uuid, date: Naive
     let settings = store::settings(&tx).await?;
     let root = bill(&b, &lines);
     // Every item any level can reach.
-    let mut reach: Vec<Uuid> = vec![b.item_id];
-    let mut i = 0;
+    let mut seen: std::collections::HashSet<Uuid> = std::collections::HashSet::from([b.item_id]);
     let mut frontier: Vec<&Bill> = vec![&root];
     while let Some(x) = frontier.pop() {
         for l in &x.lines {
-            reach.push(l.component);
-            if let Some(sub) = bills.get(&l.component).filter(|s| s.item != b.item_id) {
-                i += 1;
-                if i < 100_000 {
-                    frontier.push(sub);
-                }
+            if seen.insert(l.component)
+                && let Some(sub) = bills.get(&l.component)
+            {
+                frontier.push(sub);
             }
         }
     }
-    reach.sort();
-    reach.dedup();
+    let reach: Vec<Uuid> = seen.into_iter().collect();
     let costs = unit_costs(&tx, &reach).await?;
     let items = stock_store::get_items(&tx, &reach).await?;
     tx.commit().await?;
