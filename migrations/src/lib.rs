@@ -18,6 +18,7 @@ mod m20261127_000007_trade;
 mod m20261128_000008_plugins;
 mod m20261129_000009_events;
 mod m20261130_000010_production;
+mod m20261201_000011_mrp_suggestion_keys;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_plugins::Migration),
             Box::new(m20261129_000009_events::Migration),
             Box::new(m20261130_000010_production::Migration),
+            Box::new(m20261201_000011_mrp_suggestion_keys::Migration),
         ]
     }
 }

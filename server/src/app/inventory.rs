@@ -596,6 +596,8 @@ pub async fn delete_item(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<()> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let i = store::get_item(&tx, id).await?.ok_or(AppError::NotFound { entity: "item" })?;
+    // Under the planning lock: an MRP run in progress may be about to suggest this item.
+    crate::store::production::lock_planning(&tx).await?;
     if let Some(why) = store::item_in_use(&tx, id).await? {
         return Err(AppError::Conflict(format!("item {} cannot be deleted: {why}; deactivate it instead", i.sku)));
     }
