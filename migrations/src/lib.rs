@@ -19,6 +19,7 @@ mod m20261128_000008_plugins;
 mod m20261129_000009_events;
 mod m20261130_000010_production;
 mod m20261201_000011_mrp_suggestion_keys;
+mod m20261202_000012_crm;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_events::Migration),
             Box::new(m20261130_000010_production::Migration),
             Box::new(m20261201_000011_mrp_suggestion_keys::Migration),
+            Box::new(m20261202_000012_crm::Migration),
         ]
     }
 }

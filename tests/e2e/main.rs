@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod auth;
 mod bank;
+mod crm;
 mod ledger;
 mod ledger_properties;
 mod platform;

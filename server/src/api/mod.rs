@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod auth;
 pub mod bank;
+pub mod crm;
 pub mod extract;
 pub mod health;
 pub mod ledger;
@@ -225,6 +226,28 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(plugins::plugin_invocations)
         .service(plugins::plugin_events)
         .service(plugins::retry_plugin_event)
+        .service(crm::get_rules)
+        .service(crm::put_rules)
+        .service(crm::create_lead)
+        .service(crm::list_leads)
+        .service(crm::get_lead)
+        .service(crm::update_lead)
+        .service(crm::lose_lead)
+        .service(crm::convert_lead)
+        .service(crm::list_stages)
+        .service(crm::put_stages)
+        .service(crm::create_opportunity)
+        .service(crm::list_opportunities)
+        .service(crm::get_opportunity)
+        .service(crm::update_opportunity)
+        .service(crm::move_opportunity)
+        .service(crm::win_opportunity)
+        .service(crm::lose_opportunity)
+        .service(crm::quote_opportunity)
+        .service(crm::create_activity)
+        .service(crm::list_activities)
+        .service(crm::complete_follow_up)
+        .service(crm::follow_ups)
         .service(production::get_production_settings)
         .service(production::set_production_settings)
         .service(production::get_item_planning)

@@ -212,6 +212,10 @@ pub struct PartyView {
     /// `net` (invoice date + days) or `end_of_month` (end of the invoice's month + days).
     pub due_rule: String,
     pub price_list_id: Option<Uuid>,
+    /// The user who looks after them.
+    pub owner_id: Option<Uuid>,
+    /// Sales region (lead assignment rules can match it).
+    pub region: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -237,6 +241,8 @@ impl From<Party> for PartyView {
             shipping_address: p.shipping_address,
             due_rule: p.due_rule,
             price_list_id: p.price_list_id,
+            owner_id: p.owner_id,
+            region: p.region,
             version: p.version,
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -269,6 +275,9 @@ pub struct PartyRequest {
     pub due_rule: Option<String>,
     /// The customer's (or supplier's) own price list, tried before group and general lists.
     pub price_list_id: Option<Uuid>,
+    /// The user who looks after them.
+    pub owner_id: Option<Uuid>,
+    pub region: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -308,6 +317,12 @@ pub struct PartyPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub price_list_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub owner_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Option<String>>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -371,6 +386,8 @@ async fn create_party_for<P: Needs>(
         shipping_address: Some(b.shipping_address),
         due_rule: b.due_rule,
         price_list_id: Some(b.price_list_id),
+        owner_id: Some(b.owner_id),
+        region: Some(b.region),
     };
     let p = app::create_party(&app, &auth.ctx(), side, input).await?;
     Ok(party_response(StatusCode::CREATED, p, party_path(side)))
@@ -401,6 +418,8 @@ async fn update_party_for<P: Needs>(
         shipping_address: b.shipping_address,
         due_rule: b.due_rule,
         price_list_id: b.price_list_id,
+        owner_id: b.owner_id,
+        region: b.region,
     };
     let p = app::update_party(&app, &auth.ctx(), side, id, if_match.0, input).await?;
     Ok(party_response(StatusCode::OK, p, party_path(side)))

@@ -412,7 +412,7 @@ pub struct OrderRequest {
 }
 
 impl OrderRequest {
-    fn into_input(self) -> app::OrderInput {
+    pub(crate) fn into_input(self) -> app::OrderInput {
         app::OrderInput {
             party_id: self.party_id,
             kind: self.kind.unwrap_or_else(|| "order".into()),
@@ -542,7 +542,7 @@ pub struct OrderView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn order_view(o: Order, lines: Vec<OrderLine>, base: &str) -> OrderView {
+pub(crate) fn order_view(o: Order, lines: Vec<OrderLine>, base: &str) -> OrderView {
     let cur = o.currency.clone();
     OrderView {
         id: o.id,

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod bank;
+pub mod crm;
 pub mod demo;
 pub mod events;
 pub mod inventory;

@@ -57,7 +57,7 @@ fn party_json(p: &Party) -> serde_json::Value {
         "code": p.code, "name": p.name, "tax_id": p.tax_id, "currency": p.currency,
         "payment_terms_days": p.payment_terms_days, "credit_limit": p.credit_limit.map(|c| c.to_string()),
         "is_active": p.is_active, "group": p.group, "tags": p.tags, "due_rule": p.due_rule,
-        "price_list_id": p.price_list_id, "contacts": p.contacts.len(),
+        "price_list_id": p.price_list_id, "contacts": p.contacts.len(), "owner_id": p.owner_id, "region": p.region,
     })
 }
 
@@ -229,6 +229,8 @@ pub struct PartyInput {
     pub shipping_address: Option<Option<String>>,
     pub due_rule: Option<String>,
     pub price_list_id: Option<Option<Uuid>>,
+    pub owner_id: Option<Option<Uuid>>,
+    pub region: Option<Option<String>>,
 }
 
 /// Applies an input to a party, checking every field; all problems are reported at once.
@@ -331,7 +333,23 @@ fn apply_party(p: &mut Party, input: PartyInput) -> AppResult<()> {
     if let Some(l) = input.price_list_id {
         p.price_list_id = l;
     }
+    if let Some(o) = input.owner_id {
+        p.owner_id = o;
+    }
+    if let Some(r) = input.region {
+        p.region = optional(&mut f, "region", r, 40);
+    }
     f.finish()
+}
+
+/// An owner (of a customer, lead, opportunity or ticket) must be an active user of the tenant.
+pub(crate) async fn check_owner(tx: &TenantTx<'_>, owner: Option<Uuid>, field: &str) -> AppResult<()> {
+    let Some(id) = owner else { return Ok(()) };
+    match crate::store::users::get(tx, crate::domain::ids::UserId(id)).await? {
+        Some(u) if u.is_active => Ok(()),
+        Some(_) => Err(AppError::field(field, "that user is deactivated")),
+        None => Err(AppError::field(field, "no such user")),
+    }
 }
 
 /// A party's default price list must exist and be for its side.
@@ -346,6 +364,21 @@ async fn check_price_list(tx: &TenantTx<'_>, p: &Party) -> AppResult<()> {
 }
 
 pub async fn create_party(app: &AppState, ctx: &Ctx, side: Side, input: PartyInput) -> AppResult<Party> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let p = create_party_in(&tx, ctx, side, input, now).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// Creates a customer or supplier in the caller's transaction (converting a lead makes one).
+pub(crate) async fn create_party_in(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    side: Side,
+    input: PartyInput,
+    now: DateTime<Utc>,
+) -> AppResult<Party> {
     let mut f = Fields::new();
     if input.code.is_none() {
         f.push("code", "is required");
@@ -354,7 +387,6 @@ pub async fn create_party(app: &AppState, ctx: &Ctx, side: Side, input: PartyInp
         f.push("name", "is required");
     }
     f.finish()?;
-    let now = app.now();
     let mut p = Party {
         id: Uuid::now_v7(),
         side,
@@ -374,16 +406,18 @@ pub async fn create_party(app: &AppState, ctx: &Ctx, side: Side, input: PartyInp
         shipping_address: None,
         due_rule: "net".into(),
         price_list_id: None,
+        owner_id: None,
+        region: None,
         created_at: now,
         updated_at: now,
         version: 1,
     };
     apply_party(&mut p, input)?;
-    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    check_price_list(&tx, &p).await?;
-    store::insert_party(&tx, &p).await?;
+    check_price_list(tx, &p).await?;
+    check_owner(tx, p.owner_id, "owner_id").await?;
+    store::insert_party(tx, &p).await?;
     record(
-        &tx,
+        tx,
         ctx,
         now,
         Change::new(
@@ -395,7 +429,6 @@ pub async fn create_party(app: &AppState, ctx: &Ctx, side: Side, input: PartyInp
         ),
     )
     .await?;
-    tx.commit().await?;
     Ok(p)
 }
 
@@ -409,22 +442,41 @@ pub async fn update_party(
 ) -> AppResult<Party> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let before = store::get_party(&tx, side, id).await?.ok_or(AppError::NotFound { entity: entity(side) })?;
-    if before.version != if_match {
+    let p = update_party_in(&tx, ctx, side, id, Some(if_match), input, now).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// Edits a customer or supplier in the caller's transaction; `if_match` None skips the
+/// version check (the caller holds what it read in this transaction).
+pub(crate) async fn update_party_in(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    side: Side,
+    id: Uuid,
+    if_match: Option<i64>,
+    input: PartyInput,
+    now: DateTime<Utc>,
+) -> AppResult<Party> {
+    let before = store::get_party(tx, side, id).await?.ok_or(AppError::NotFound { entity: entity(side) })?;
+    if if_match.is_some_and(|v| v != before.version) {
         return Err(AppError::StaleVersion { entity: entity(side), current: before.version });
     }
     let mut after = before.clone();
     apply_party(&mut after, input)?;
     if after.price_list_id != before.price_list_id {
-        check_price_list(&tx, &after).await?;
+        check_price_list(tx, &after).await?;
+    }
+    if after.owner_id != before.owner_id {
+        check_owner(tx, after.owner_id, "owner_id").await?;
     }
     after.updated_at = now;
     after.version += 1;
-    if !store::update_party(&tx, &after).await? {
+    if !store::update_party(tx, &after).await? {
         return Err(AppError::StaleVersion { entity: entity(side), current: before.version });
     }
     record(
-        &tx,
+        tx,
         ctx,
         now,
         Change::new(
@@ -436,7 +488,6 @@ pub async fn update_party(
         ),
     )
     .await?;
-    tx.commit().await?;
     Ok(after)
 }
 

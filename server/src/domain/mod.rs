@@ -5,6 +5,7 @@ pub mod access;
 pub mod bank;
 pub mod bom;
 pub mod charts;
+pub mod crm;
 pub mod decimal;
 pub mod ids;
 pub mod ledger;

@@ -463,6 +463,8 @@ pub mod parties {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub version: i64,
+        pub owner_id: Option<Uuid>,
+        pub region: Option<String>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}
@@ -1634,6 +1636,182 @@ pub mod production_order_components {
         pub issued: i64,
         pub cost: i64,
         pub reservation_id: Option<Uuid>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod lead_assignment_rules {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lead_assignment_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub position: i32,
+        pub kind: String,
+        pub match_value: Option<String>,
+        pub user_ids: String,
+        pub next_index: i32,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod leads {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "leads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub number: String,
+        pub name: String,
+        pub company: Option<String>,
+        pub email: Option<String>,
+        pub email_key: Option<String>,
+        pub phone: Option<String>,
+        pub phone_key: Option<String>,
+        pub source: String,
+        pub region: Option<String>,
+        pub tags: String,
+        pub status: String,
+        pub owner_id: Option<Uuid>,
+        pub lost_reason: Option<String>,
+        pub memo: String,
+        pub customer_id: Option<Uuid>,
+        pub opportunity_id: Option<Uuid>,
+        pub converted_at: Option<DateTimeUtc>,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod pipeline_stages {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pipeline_stages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub code: String,
+        pub name: String,
+        pub position: i32,
+        pub probability: i64,
+        pub kind: String,
+        pub is_active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod opportunities {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "opportunities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub number: String,
+        pub name: String,
+        pub customer_id: Uuid,
+        pub lead_id: Option<Uuid>,
+        pub contact_name: Option<String>,
+        pub owner_id: Option<Uuid>,
+        pub source: Option<String>,
+        pub stage_id: Uuid,
+        pub status: String,
+        pub probability: i64,
+        pub currency: String,
+        pub expected_amount: i64,
+        pub expected_base: i64,
+        pub close_date: String,
+        pub reason: Option<String>,
+        pub memo: String,
+        pub stage_entered_at: DateTimeUtc,
+        pub closed_at: Option<DateTimeUtc>,
+        pub quotation_id: Option<Uuid>,
+        pub sales_order_id: Option<Uuid>,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod opportunity_stage_visits {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "opportunity_stage_visits")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub opportunity_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i32,
+        pub stage_id: Uuid,
+        pub entered_at: DateTimeUtc,
+        pub left_at: Option<DateTimeUtc>,
+        pub moved_by: Option<Uuid>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod activities {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "activities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub kind: String,
+        pub subject: String,
+        pub key_points: String,
+        pub outcome: Option<String>,
+        pub customer_id: Option<Uuid>,
+        pub lead_id: Option<Uuid>,
+        pub opportunity_id: Option<Uuid>,
+        pub owner_id: Uuid,
+        pub occurred_at: DateTimeUtc,
+        pub next_follow_up: Option<String>,
+        pub follow_up_done: bool,
+        pub created_at: DateTimeUtc,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bank;
+pub mod crm;
 mod entities;
 pub mod events;
 pub mod fx;

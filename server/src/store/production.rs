@@ -669,9 +669,11 @@ pub async fn insert_suggestions(tx: &TenantTx<'_>, rows: &[Suggestion]) -> AppRe
         let nil = Uuid::nil();
         let or_nil = |u: Option<Uuid>| u.unwrap_or(nil);
         for chunk in rows.chunks(50_000) {
-            let ids = |f: &dyn Fn(&Suggestion) -> Uuid| -> sea_orm::Value { chunk.iter().map(f).collect::<Vec<_>>().into() };
-            let texts =
-                |f: &dyn Fn(&Suggestion) -> String| -> sea_orm::Value { chunk.iter().map(f).collect::<Vec<_>>().into() };
+            let ids =
+                |f: &dyn Fn(&Suggestion) -> Uuid| -> sea_orm::Value { chunk.iter().map(f).collect::<Vec<_>>().into() };
+            let texts = |f: &dyn Fn(&Suggestion) -> String| -> sea_orm::Value {
+                chunk.iter().map(f).collect::<Vec<_>>().into()
+            };
             let quantities = chunk.iter().map(|s| qty_to_db(s.quantity)).collect::<AppResult<Vec<i64>>>()?;
             let values: Vec<sea_orm::Value> = vec![
                 tx.tenant().0.into(),

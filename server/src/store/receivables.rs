@@ -132,6 +132,10 @@ pub struct Party {
     /// `net` or `end_of_month` (domain::trade::due_date).
     pub due_rule: String,
     pub price_list_id: Option<Uuid>,
+    /// The salesperson (or buyer) who looks after them.
+    pub owner_id: Option<Uuid>,
+    /// Sales region (lead assignment rules can match it).
+    pub region: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -170,6 +174,8 @@ fn party_from(m: parties::Model) -> AppResult<Party> {
         shipping_address: m.shipping_address,
         due_rule: m.due_rule,
         price_list_id: m.price_list_id,
+        owner_id: m.owner_id,
+        region: m.region,
         created_at: m.created_at,
         updated_at: m.updated_at,
         version: m.version,
@@ -197,6 +203,8 @@ fn party_am(tx: &TenantTx<'_>, p: &Party) -> AppResult<parties::ActiveModel> {
         shipping_address: Set(p.shipping_address.clone()),
         due_rule: Set(p.due_rule.clone()),
         price_list_id: Set(p.price_list_id),
+        owner_id: Set(p.owner_id),
+        region: Set(p.region.clone()),
         created_at: Set(p.created_at),
         updated_at: Set(p.updated_at),
         version: Set(p.version),
@@ -218,6 +226,19 @@ pub async fn get_party(tx: &TenantTx<'_>, side: Side, id: Uuid) -> AppResult<Opt
         .filter(parties::Column::TenantId.eq(tx.tenant().0))
         .filter(parties::Column::Kind.eq(side.party_kind()))
         .filter(parties::Column::Id.eq(id))
+        .one(tx.conn())
+        .await?
+        .map(party_from)
+        .transpose()
+}
+
+/// A customer whose email (compared lower-case) is this one, if any.
+pub async fn customer_with_email(tx: &TenantTx<'_>, email_key: &str) -> AppResult<Option<Party>> {
+    use sea_orm::sea_query::{Expr, Func};
+    parties::Entity::find()
+        .filter(parties::Column::TenantId.eq(tx.tenant().0))
+        .filter(parties::Column::Kind.eq("customer"))
+        .filter(Expr::expr(Func::lower(Expr::col(parties::Column::Email))).eq(email_key))
         .one(tx.conn())
         .await?
         .map(party_from)

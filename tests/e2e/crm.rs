@@ -1,0 +1,183 @@
+//! CRM through the API: leads assigned by rules and de-duplicated, followed up, converted into
+//! a customer and an opportunity, moved through the pipeline, quoted, won by the accepted
+//! quotation, and the order delivered, billed and paid; and the moves that make no sense.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+use crate::stock::{item, post_doc, receipt, warehouse};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+fn day(n: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(n)).to_string()
+}
+
+async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let a = app.post(path, token, body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{path}: {:?}", a.body);
+    a.body
+}
+
+async fn ok(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let a = app.post(path, token, body).await;
+    assert!(a.status.is_success(), "{path}: {} {:?}", a.status, a.body);
+    a.body
+}
+
+async fn count(app: &TestApp, token: &str, path: &str) -> usize {
+    let a = app.get(path, token).await;
+    assert_eq!(a.status, StatusCode::OK, "{path}: {:?}", a.body);
+    a.body["data"].as_array().unwrap().len()
+}
+
+async fn stage(app: &TestApp, token: &str, code: &str) -> String {
+    let s = app.get("/api/v1/pipeline-stages", token).await;
+    s.body["data"].as_array().unwrap().iter().find(|s| s["code"] == code).map(id).unwrap()
+}
+
+#[tokio::test]
+async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
+    on_each_backend(async |app| {
+        let t = app.signup_with("Lead Co", "generic", "CNY").await;
+        let (alice, alice_token) = app.user_with_role(&t, "alice@lead.test", "sales").await;
+        let (bob, _) = app.user_with_role(&t, "bob@lead.test", "sales").await;
+
+        // Leads in the east go to Alice; the rest take turns.
+        let rules = app
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/lead-assignment-rules",
+                Some(&t.token),
+                Some(json!({"rules": [
+                    {"kind": "region", "match_value": "East", "user_ids": [alice]},
+                    {"kind": "round_robin", "user_ids": [alice, bob]}]})),
+                &[],
+            )
+            .await;
+        assert_eq!(rules.status, StatusCode::OK, "{:?}", rules.body);
+        let l1 = created(&app, &t.token, "/api/v1/leads", json!({"name": "Wang Fang", "company": "Eastern Desks Ltd",
+            "phone": "13800138000", "email": "wang@eastern.test", "source": "trade_show", "region": "east", "tags": ["Desks"]})).await;
+        assert_eq!((l1["owner_id"].as_str(), l1["status"].as_str()), (Some(alice.as_str()), Some("new")));
+        let l2 = created(&app, &t.token, "/api/v1/leads", json!({"name": "Li Lei", "email": "li@north.test", "source": "website"})).await;
+        let l3 = created(&app, &t.token, "/api/v1/leads", json!({"name": "Han Mei", "phone": "021 5555 0101", "source": "referral"})).await;
+        assert_eq!(l2["owner_id"].as_str(), Some(alice.as_str()), "round robin starts with the first user");
+        assert_eq!(l3["owner_id"].as_str(), Some(bob.as_str()), "and hands the next lead to the next");
+        assert_eq!(l1["number"], "LD-000001");
+
+        // The same phone written another way is the same lead: refused, nothing written.
+        let dup = app.post("/api/v1/leads", &t.token, json!({"name": "F. Wang", "phone": "+86 138-0013-8000", "source": "phone"})).await;
+        assert_eq!(dup.status, StatusCode::CONFLICT, "{:?}", dup.body);
+        assert!(dup.body["detail"].as_str().unwrap().contains("LD-000001"), "{:?}", dup.body);
+        let dup = app.post("/api/v1/leads", &t.token, json!({"name": "L. Lei", "email": " LI@north.test", "source": "phone"})).await;
+        assert_eq!(dup.status, StatusCode::CONFLICT, "emails match whatever their case");
+        assert_eq!(count(&app, &t.token, "/api/v1/leads").await, 3);
+        let bad = app.post("/api/v1/leads", &t.token, json!({"name": "Nobody", "source": "carrier_pigeon"})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.fields(), vec!["source", "email"]);
+        assert_eq!(count(&app, &t.token, "/api/v1/leads").await, 3);
+        let found = app.get("/api/v1/leads?q=eastern", &t.token).await;
+        assert_eq!(found.body["data"].as_array().unwrap().len(), 1);
+
+        // Alice calls Wang Fang and plans to follow up tomorrow.
+        let call = created(&app, &alice_token, "/api/v1/activities", json!({"kind": "call", "subject": "First call",
+            "key_points": "Needs 20 standing desks before spring; budget about 12,000", "outcome": "interested",
+            "lead_id": id(&l1), "next_follow_up": day(1)})).await;
+        let lead = app.get(&format!("/api/v1/leads/{}", id(&l1)), &t.token).await;
+        assert_eq!(lead.body["status"], "contacted", "a new lead someone talked to is contacted");
+        let due = app.get(&format!("/api/v1/follow-ups?as_of={}", day(1)), &alice_token).await;
+        assert_eq!(due.body["due_today"].as_array().unwrap().len(), 1);
+        let later = app.get(&format!("/api/v1/follow-ups?as_of={}", day(3)), &alice_token).await;
+        assert_eq!((later.body["due_today"].as_array().unwrap().len(), later.body["overdue"].as_array().unwrap().len()), (0, 1));
+
+        // Converted: customer, contact and opportunity in one step.
+        let conv = created(&app, &alice_token, &format!("/api/v1/leads/{}/convert", id(&l1)), json!({"customer_code": "C-EAST",
+            "opportunity": {"name": "Standing desks", "expected_amount": "12000.00", "close_date": day(30)}})).await;
+        let customer = id(&conv["customer"]);
+        let opp = id(&conv["opportunity"]);
+        assert_eq!(conv["lead"]["status"], "converted");
+        assert_eq!(conv["customer"]["name"], "Eastern Desks Ltd");
+        assert_eq!(conv["customer"]["owner_id"].as_str(), Some(alice.as_str()));
+        assert_eq!(conv["customer"]["contacts"][0]["name"], "Wang Fang");
+        assert_eq!(conv["opportunity"]["stage_id"].as_str(), Some(stage(&app, &t.token, "prospecting").await.as_str()));
+        assert_eq!((conv["opportunity"]["probability"].as_str(), conv["opportunity"]["weighted_base"].as_str()), (Some("0.100000"), Some("1200.0000")));
+        let acts = app.get(&format!("/api/v1/activities?customer_id={customer}"), &t.token).await;
+        assert_eq!(acts.body["data"][0]["id"], call["id"], "the lead's history came along");
+        let again = app.post(&format!("/api/v1/leads/{}/convert", id(&l1)), &t.token, json!({
+            "opportunity": {"expected_amount": "1.00", "close_date": day(30)}})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(count(&app, &t.token, "/api/v1/opportunities").await, 1, "nothing written by the second conversion");
+
+        // A visit is the follow-up: it closes the open reminder.
+        created(&app, &alice_token, "/api/v1/activities", json!({"kind": "visit", "subject": "Showroom visit",
+            "key_points": "Chose the oak top", "opportunity_id": opp})).await;
+        let due = app.get(&format!("/api/v1/follow-ups?as_of={}", day(3)), &alice_token).await;
+        assert_eq!(due.body["overdue"].as_array().unwrap().len(), 0);
+
+        // Through the pipeline: skipping a stage is fine, standing still or closing by a move is not.
+        let proposal = stage(&app, &t.token, "proposal").await;
+        let moved = ok(&app, &alice_token, &format!("/api/v1/opportunities/{opp}/move"), json!({"stage_id": proposal})).await;
+        assert_eq!(moved["probability"], "0.500000");
+        let same = app.post(&format!("/api/v1/opportunities/{opp}/move"), &alice_token, json!({"stage_id": proposal})).await;
+        assert_eq!((same.status, same.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["stage_id".to_owned()]));
+        let won_stage = stage(&app, &t.token, "won").await;
+        let by_move = app.post(&format!("/api/v1/opportunities/{opp}/move"), &alice_token, json!({"stage_id": won_stage})).await;
+        assert_eq!(by_move.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(by_move.body["errors"][0]["message"].as_str().unwrap().contains("win or lose"));
+
+        // Quoted, accepted: the opportunity is won by the order.
+        let wh = warehouse(&app, &t, "WH", false).await;
+        let desk = item(&app, &t, json!({"sku": "DESK", "name": "Standing desk", "base_unit": "pcs", "default_warehouse_id": wh})).await;
+        post_doc(&app, &t, receipt(&wh, &day(0), json!([{"item_id": desk, "quantity": "20", "unit_cost": "350"}]))).await;
+        let other_customer = id(&created(&app, &t.token, "/api/v1/customers", json!({"code": "C-X", "name": "X"})).await);
+        let wrong = app.post(&format!("/api/v1/opportunities/{opp}/quotation"), &alice_token, json!({"customer_id": other_customer,
+            "order_date": day(0), "lines": [{"item_id": desk, "quantity": "20", "unit_price": "600.00"}]})).await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let quoted = created(&app, &alice_token, &format!("/api/v1/opportunities/{opp}/quotation"), json!({"customer_id": customer,
+            "order_date": day(0), "lines": [{"item_id": desk, "quantity": "20", "unit_price": "600.00"}]})).await;
+        let q = id(&quoted["quotation"]);
+        assert_eq!((quoted["quotation"]["kind"].as_str(), quoted["opportunity"]["quotation_id"].as_str()), (Some("quotation"), Some(q.as_str())));
+        let second = app.post(&format!("/api/v1/opportunities/{opp}/quotation"), &alice_token, json!({"customer_id": customer,
+            "order_date": day(0), "lines": [{"item_id": desk, "quantity": "1", "unit_price": "600.00"}]})).await;
+        assert_eq!(second.status, StatusCode::CONFLICT, "one open quotation per opportunity");
+        let so = created(&app, &alice_token, &format!("/api/v1/sales-orders/{q}/accept"), json!({})).await;
+        let won = app.get(&format!("/api/v1/opportunities/{opp}"), &t.token).await;
+        assert_eq!((won.body["status"].as_str(), won.body["sales_order_id"].as_str()), (Some("won"), Some(id(&so).as_str())));
+        assert_eq!(won.body["stage_id"].as_str(), Some(won_stage.as_str()));
+        let history: Vec<&str> = won.body["stage_history"].as_array().unwrap().iter().map(|v| v["stage_id"].as_str().unwrap()).collect();
+        assert_eq!(history.len(), 3, "prospecting, proposal, won: {history:?}");
+        let late = app.post(&format!("/api/v1/opportunities/{opp}/move"), &alice_token, json!({"stage_id": proposal})).await;
+        assert_eq!(late.status, StatusCode::CONFLICT, "a won opportunity does not move");
+
+        // The order is confirmed, delivered, billed and paid.
+        ok(&app, &t.token, &format!("/api/v1/sales-orders/{}/confirm", id(&so)), json!({})).await;
+        let dn = created(&app, &t.token, "/api/v1/deliveries", json!({"customer_id": customer, "date": day(0),
+            "lines": [{"order_id": id(&so), "line_no": 1, "quantity": "20"}]})).await;
+        let inv = created(&app, &t.token, "/api/v1/sales-invoices/from-deliveries", json!({"delivery_ids": [id(&dn)], "invoice_date": day(0)})).await;
+        let gross = inv["gross_total"].as_str().unwrap().to_owned();
+        created(&app, &t.token, "/api/v1/receipts", json!({"customer_id": customer, "payment_date": day(0), "amount": gross,
+            "allocations": [{"invoice_id": id(&inv), "amount": gross}]})).await;
+        let paid = app.get(&format!("/api/v1/sales-invoices/{}", id(&inv)), &t.token).await;
+        assert_eq!(paid.body["open_amount"], "0.00", "{:?}", paid.body);
+
+        // Lost leads need a reason; a lost lead is not lost twice; another tenant sees nothing.
+        let no_reason = app.post(&format!("/api/v1/leads/{}/lose", id(&l2)), &t.token, json!({})).await;
+        assert_eq!((no_reason.status, no_reason.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["reason".to_owned()]));
+        let lost = ok(&app, &t.token, &format!("/api/v1/leads/{}/lose", id(&l2)), json!({"reason": "went with a competitor"})).await;
+        assert_eq!(lost["status"], "lost");
+        let twice = app.post(&format!("/api/v1/leads/{}/lose", id(&l2)), &t.token, json!({"reason": "again"})).await;
+        assert_eq!(twice.status, StatusCode::CONFLICT);
+        let other = app.signup("Other CRM").await;
+        assert_eq!(app.get(&format!("/api/v1/leads/{}", id(&l3)), &other.token).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.get(&format!("/api/v1/opportunities/{opp}"), &other.token).await.status, StatusCode::NOT_FOUND);
+        let foreign = app.post("/api/v1/activities", &other.token, json!({"kind": "note", "subject": "peek", "customer_id": customer})).await;
+        assert_eq!((foreign.status, foreign.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["customer_id".to_owned()]));
+        let (_, viewer) = app.user_with_role(&t, "viewer@lead.test", "viewer").await;
+        let denied = app.post("/api/v1/leads", &viewer, json!({"name": "V", "email": "v@v.test"})).await;
+        assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
