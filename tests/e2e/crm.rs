@@ -117,7 +117,14 @@ async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
         let due = app.get(&format!("/api/v1/follow-ups?as_of={}", day(3)), &alice_token).await;
         assert_eq!(due.body["overdue"].as_array().unwrap().len(), 0);
 
-        // Through the pipeline: skipping a stage is fine, standing still or closing by a move is not.
+        // Through the pipeline, two days later: skipping a stage is fine, standing still or closing
+        // by a move is not.
+        app.advance(chrono::Duration::days(2));
+        let relogin = async |email: &str| {
+            app.login(&t.slug, email, PASSWORD).await.body["access_token"].as_str().unwrap().to_owned()
+        };
+        let alice_token = relogin("alice@lead.test").await;
+        let t = Tenant { token: relogin(&t.email).await, ..t.clone() };
         let proposal = stage(&app, &t.token, "proposal").await;
         let moved = ok(&app, &alice_token, &format!("/api/v1/opportunities/{opp}/move"), json!({"stage_id": proposal})).await;
         assert_eq!(moved["probability"], "0.500000");
@@ -131,17 +138,17 @@ async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
         // Quoted, accepted: the opportunity is won by the order.
         let wh = warehouse(&app, &t, "WH", false).await;
         let desk = item(&app, &t, json!({"sku": "DESK", "name": "Standing desk", "base_unit": "pcs", "default_warehouse_id": wh})).await;
-        post_doc(&app, &t, receipt(&wh, &day(0), json!([{"item_id": desk, "quantity": "20", "unit_cost": "350"}]))).await;
+        post_doc(&app, &t, receipt(&wh, &day(2), json!([{"item_id": desk, "quantity": "20", "unit_cost": "350"}]))).await;
         let other_customer = id(&created(&app, &t.token, "/api/v1/customers", json!({"code": "C-X", "name": "X"})).await);
         let wrong = app.post(&format!("/api/v1/opportunities/{opp}/quotation"), &alice_token, json!({"customer_id": other_customer,
-            "order_date": day(0), "lines": [{"item_id": desk, "quantity": "20", "unit_price": "600.00"}]})).await;
+            "order_date": day(2), "lines": [{"item_id": desk, "quantity": "20", "unit_price": "600.00"}]})).await;
         assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
         let quoted = created(&app, &alice_token, &format!("/api/v1/opportunities/{opp}/quotation"), json!({"customer_id": customer,
-            "order_date": day(0), "lines": [{"item_id": desk, "quantity": "20", "unit_price": "600.00"}]})).await;
+            "order_date": day(2), "lines": [{"item_id": desk, "quantity": "20", "unit_price": "600.00"}]})).await;
         let q = id(&quoted["quotation"]);
         assert_eq!((quoted["quotation"]["kind"].as_str(), quoted["opportunity"]["quotation_id"].as_str()), (Some("quotation"), Some(q.as_str())));
         let second = app.post(&format!("/api/v1/opportunities/{opp}/quotation"), &alice_token, json!({"customer_id": customer,
-            "order_date": day(0), "lines": [{"item_id": desk, "quantity": "1", "unit_price": "600.00"}]})).await;
+            "order_date": day(2), "lines": [{"item_id": desk, "quantity": "1", "unit_price": "600.00"}]})).await;
         assert_eq!(second.status, StatusCode::CONFLICT, "one open quotation per opportunity");
         let so = created(&app, &alice_token, &format!("/api/v1/sales-orders/{q}/accept"), json!({})).await;
         let won = app.get(&format!("/api/v1/opportunities/{opp}"), &t.token).await;
@@ -154,20 +161,71 @@ async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
 
         // The order is confirmed, delivered, billed and paid.
         ok(&app, &t.token, &format!("/api/v1/sales-orders/{}/confirm", id(&so)), json!({})).await;
-        let dn = created(&app, &t.token, "/api/v1/deliveries", json!({"customer_id": customer, "date": day(0),
+        let dn = created(&app, &t.token, "/api/v1/deliveries", json!({"customer_id": customer, "date": day(2),
             "lines": [{"order_id": id(&so), "line_no": 1, "quantity": "20"}]})).await;
-        let inv = created(&app, &t.token, "/api/v1/sales-invoices/from-deliveries", json!({"delivery_ids": [id(&dn)], "invoice_date": day(0)})).await;
+        let inv = created(&app, &t.token, "/api/v1/sales-invoices/from-deliveries", json!({"delivery_ids": [id(&dn)], "invoice_date": day(2)})).await;
         let gross = inv["gross_total"].as_str().unwrap().to_owned();
-        created(&app, &t.token, "/api/v1/receipts", json!({"customer_id": customer, "payment_date": day(0), "amount": gross,
+        created(&app, &t.token, "/api/v1/receipts", json!({"customer_id": customer, "payment_date": day(2), "amount": gross,
             "allocations": [{"invoice_id": id(&inv), "amount": gross}]})).await;
         let paid = app.get(&format!("/api/v1/sales-invoices/{}", id(&inv)), &t.token).await;
         assert_eq!(paid.body["open_amount"], "0.00", "{:?}", paid.body);
+
+        // Another opportunity stays open in qualification.
+        let qualification = stage(&app, &t.token, "qualification").await;
+        created(&app, &t.token, "/api/v1/opportunities", json!({"name": "Chairs", "customer_id": other_customer,
+            "stage_id": qualification, "expected_amount": "5000.00", "close_date": day(40), "source": "website"})).await;
+
+        // The funnel: from the running totals, and the same counted for Alice alone.
+        let funnel = app.get("/api/v1/reports/sales-funnel", &t.token).await;
+        assert_eq!(funnel.status, StatusCode::OK, "{:?}", funnel.body);
+        let row = |f: &Value, code: &str| f["stages"].as_array().unwrap().iter().find(|s| s["code"] == code).unwrap().clone();
+        let p = row(&funnel.body, "prospecting");
+        assert_eq!((p["entered"].as_i64(), p["advanced"].as_i64(), p["conversion"].as_str(), p["average_days"].as_str()),
+            (Some(1), Some(1), Some("1.0000"), Some("2.00")), "{p}");
+        let q = row(&funnel.body, "qualification");
+        assert_eq!((q["open_count"].as_i64(), q["open_amount"].as_str(), q["weighted_amount"].as_str()), (Some(1), Some("5000.00"), Some("1250.00")));
+        assert_eq!(row(&funnel.body, "won")["entered"], 1);
+        assert_eq!(row(&funnel.body, "proposal")["advanced"], 1, "won from proposal");
+        assert_eq!((funnel.body["open_count"].as_i64(), funnel.body["open_amount"].as_str()), (Some(1), Some("5000.00")));
+        let mine = app.get(&format!("/api/v1/reports/sales-funnel?owner_id={alice}"), &t.token).await;
+        for code in ["prospecting", "proposal", "won"] {
+            assert_eq!(row(&mine.body, code), row(&funnel.body, code), "counted and running totals agree on {code}");
+        }
+        assert_eq!(row(&mine.body, "qualification")["open_count"], 0, "the chairs are not Alice's");
+
+        let perf = app.get("/api/v1/reports/crm-performance", &t.token).await;
+        assert_eq!(perf.status, StatusCode::OK, "{:?}", perf.body);
+        let alice_rate = perf.body["by_owner"].as_array().unwrap().iter().find(|r| r["key"] == alice.as_str()).unwrap();
+        assert_eq!((alice_rate["won"].as_i64(), alice_rate["win_rate"].as_str(), alice_rate["won_amount"].as_str()), (Some(1), Some("1.0000"), Some("12000.00")));
+        assert_eq!(perf.body["by_source"][0]["key"], "trade_show");
+
+        // The customer as everyone sees it.
+        let c360 = app.get(&format!("/api/v1/customers/{customer}/360"), &alice_token).await;
+        assert_eq!(c360.status, StatusCode::OK, "{:?}", c360.body);
+        let b = &c360.body;
+        assert_eq!((b["ar_balance"].as_str(), b["overdue"].as_str(), b["lifetime_value"].as_str()), (Some("0.00"), Some("0.00"), Some(gross.as_str())));
+        assert_eq!((b["last_purchase"].as_str(), b["repurchase_rate"].as_str()), (Some(day(2).as_str()), Some("0.0000")));
+        assert_eq!(b["last_activity"]["subject"], "Showroom visit");
+        assert_eq!(b["recent_activities"].as_array().unwrap().len(), 2);
+        assert_eq!((b["open_opportunities"].as_array().unwrap().len(), b["recent_orders"].as_array().unwrap().len()), (0, 1));
+        assert_eq!(b["customer"]["code"], "C-EAST");
+
+        // Search by a contact's name and by phone digits written any way.
+        let hits = app.get("/api/v1/crm/search?q=wang", &t.token).await;
+        let kinds: Vec<&str> = hits.body["data"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"contact") && kinds.contains(&"lead"), "{kinds:?}");
+        let by_phone = app.get("/api/v1/crm/search?q=138%200013", &t.token).await;
+        assert!(by_phone.body["data"].as_array().unwrap().iter().any(|h| h["kind"] == "customer" && h["id"] == customer.as_str()), "{:?}", by_phone.body);
+        assert_eq!(app.get("/api/v1/crm/search?q=a", &t.token).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 
         // Lost leads need a reason; a lost lead is not lost twice; another tenant sees nothing.
         let no_reason = app.post(&format!("/api/v1/leads/{}/lose", id(&l2)), &t.token, json!({})).await;
         assert_eq!((no_reason.status, no_reason.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["reason".to_owned()]));
         let lost = ok(&app, &t.token, &format!("/api/v1/leads/{}/lose", id(&l2)), json!({"reason": "went with a competitor"})).await;
         assert_eq!(lost["status"], "lost");
+        let perf = app.get("/api/v1/reports/crm-performance", &t.token).await;
+        assert_eq!((perf.body["leads"].as_i64(), perf.body["leads_converted"].as_i64(), perf.body["lead_conversion_rate"].as_str()),
+            (Some(3), Some(1), Some("0.3333")));
         let twice = app.post(&format!("/api/v1/leads/{}/lose", id(&l2)), &t.token, json!({"reason": "again"})).await;
         assert_eq!(twice.status, StatusCode::CONFLICT);
         let other = app.signup("Other CRM").await;

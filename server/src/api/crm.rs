@@ -924,3 +924,310 @@ pub async fn follow_ups(
         overdue: over.into_iter().map(ActivityView::from).collect(),
     }))
 }
+
+// ================================================================ reports
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelQuery {
+    /// Only this owner's opportunities.
+    pub owner_id: Option<Uuid>,
+    /// Only opportunities created on or after this day.
+    pub from: Option<NaiveDate>,
+    /// ...and on or before this day.
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FunnelStageView {
+    pub stage_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub probability: String,
+    /// Open opportunities in the stage now, and their expected amount in the base currency.
+    pub open_count: i64,
+    pub open_amount: String,
+    /// Open amount × probability.
+    pub weighted_amount: String,
+    /// Times an opportunity entered the stage, and went on from it to a later stage or a win.
+    pub entered: i64,
+    pub advanced: i64,
+    /// advanced / entered, to 4 places (absent when nothing entered).
+    pub conversion: Option<String>,
+    /// Average days in the stage over finished stays.
+    pub average_days: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FunnelView {
+    pub stages: Vec<FunnelStageView>,
+    pub open_count: i64,
+    pub open_amount: String,
+    pub weighted_amount: String,
+}
+
+fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The sales funnel per stage: open count and amount, weighted amount, stage-to-stage
+/// conversion and average days in stage.
+#[utoipa::path(tag = "crm", operation_id = "sales_funnel", params(FunnelQuery), responses((status = 200, body = FunnelView)))]
+#[get("/reports/sales-funnel")]
+pub async fn sales_funnel(
+    app: web::Data<AppState>,
+    auth: Authorized<CrmRead>,
+    q: web::Query<FunnelQuery>,
+) -> Result<HttpResponse, AppError> {
+    let scope = crate::store::crm::ReportScope {
+        owner_id: q.owner_id,
+        from: q.from.map(day_start),
+        to: q.to.map(|d| day_start(d + chrono::Days::new(1))),
+    };
+    let rows = retrying(|| app::funnel(&app, auth.tenant_id(), scope.clone())).await?;
+    let (mut n, mut amount, mut weighted) = (0, rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO);
+    let stages = rows
+        .into_iter()
+        .map(|r| {
+            n += r.totals.open_count;
+            amount += r.totals.open_amount;
+            weighted += r.weighted_amount;
+            FunnelStageView {
+                stage_id: r.stage.id,
+                code: r.stage.code,
+                name: r.stage.name,
+                kind: r.stage.kind,
+                probability: format!("{:.6}", r.stage.probability),
+                open_count: r.totals.open_count,
+                open_amount: format!("{:.2}", r.totals.open_amount),
+                weighted_amount: format!("{:.2}", r.weighted_amount),
+                entered: r.totals.entered,
+                advanced: r.totals.advanced,
+                conversion: r.totals.conversion().map(|c| format!("{c:.4}")),
+                average_days: r.totals.average_days().map(|d| format!("{d:.2}")),
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(FunnelView {
+        stages,
+        open_count: n,
+        open_amount: format!("{amount:.2}"),
+        weighted_amount: format!("{weighted:.2}"),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WinRateView {
+    /// The owner's user id, or the source (absent: none recorded).
+    pub key: Option<String>,
+    pub won: i64,
+    pub lost: i64,
+    pub win_rate: Option<String>,
+    pub won_amount: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LeadRateView {
+    pub source: String,
+    pub leads: i64,
+    pub converted: i64,
+    pub lost: i64,
+    pub conversion_rate: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PerformanceView {
+    /// Opportunities closed in the period.
+    pub by_owner: Vec<WinRateView>,
+    pub by_source: Vec<WinRateView>,
+    /// Leads created in the period.
+    pub leads_by_source: Vec<LeadRateView>,
+    pub leads: i64,
+    pub leads_converted: i64,
+    pub lead_conversion_rate: Option<String>,
+}
+
+/// Win rates by owner and by source, and lead conversion rates.
+#[utoipa::path(tag = "crm", operation_id = "crm_performance", params(PeriodQuery), responses((status = 200, body = PerformanceView)))]
+#[get("/reports/crm-performance")]
+pub async fn crm_performance(
+    app: web::Data<AppState>,
+    auth: Authorized<CrmRead>,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, AppError> {
+    let p = app::performance(
+        &app,
+        auth.tenant_id(),
+        q.from.map(day_start),
+        q.to.map(|d| day_start(d + chrono::Days::new(1))),
+    )
+    .await?;
+    let rate = |r: app::Rate| WinRateView {
+        win_rate: r.rate().map(|x| format!("{x:.4}")),
+        key: r.key,
+        won: r.won,
+        lost: r.lost,
+        won_amount: format!("{:.2}", r.won_amount),
+    };
+    let leads: i64 = p.leads.iter().map(|l| l.leads).sum();
+    let converted: i64 = p.leads.iter().map(|l| l.converted).sum();
+    let total = app::LeadRate { source: String::new(), leads, converted, lost: 0 };
+    Ok(HttpResponse::Ok().json(PerformanceView {
+        by_owner: p.by_owner.into_iter().map(rate).collect(),
+        by_source: p.by_source.into_iter().map(rate).collect(),
+        leads_by_source: p
+            .leads
+            .into_iter()
+            .map(|l| LeadRateView {
+                conversion_rate: l.rate().map(|x| format!("{x:.4}")),
+                source: l.source,
+                leads: l.leads,
+                converted: l.converted,
+                lost: l.lost,
+            })
+            .collect(),
+        leads,
+        leads_converted: converted,
+        lead_conversion_rate: total.rate().map(|x| format!("{x:.4}")),
+    }))
+}
+
+// ================================================================ customer 360 and search
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderBrief {
+    pub id: Uuid,
+    pub number: String,
+    pub kind: String,
+    pub status: String,
+    pub order_date: NaiveDate,
+    pub currency: String,
+    pub gross_total: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusCount {
+    pub status: String,
+    pub count: i64,
+    pub gross_base: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Customer360View {
+    pub customer: PartyView,
+    /// Open invoices less credit notes and unapplied receipts, in the base currency.
+    pub ar_balance: String,
+    /// Open invoice amounts past their due date.
+    pub overdue: String,
+    pub open_invoices: i64,
+    /// Confirmed orders not yet invoiced.
+    pub unbilled_orders: String,
+    /// Credit limit less AR and unbilled orders (absent without a limit).
+    pub credit_available: Option<String>,
+    pub orders_by_status: Vec<StatusCount>,
+    pub first_purchase: Option<NaiveDate>,
+    pub last_purchase: Option<NaiveDate>,
+    /// Posted invoices less credit notes, tax included, in the base currency.
+    pub lifetime_value: String,
+    /// Share of the distinct items bought that were bought again in another order.
+    pub repurchase_rate: Option<String>,
+    /// The latest activity: what was said last time.
+    pub last_activity: Option<ActivityView>,
+    pub recent_activities: Vec<ActivityView>,
+    pub open_follow_ups: Vec<ActivityView>,
+    pub open_opportunities: Vec<OpportunityView>,
+    pub open_quotations: Vec<OrderBrief>,
+    pub recent_orders: Vec<OrderBrief>,
+}
+
+fn brief(o: crate::store::trade::Order) -> OrderBrief {
+    OrderBrief {
+        id: o.id,
+        number: o.number,
+        kind: o.kind,
+        status: o.status,
+        order_date: o.order_date,
+        currency: o.currency,
+        gross_total: format!("{:.2}", o.gross_total),
+    }
+}
+
+/// One customer as sales, CRM and finance see it: credit, AR, overdue, orders, quotations,
+/// opportunities, activities and follow-ups, last purchase, repurchase rate, lifetime value.
+#[utoipa::path(tag = "crm", operation_id = "customer_360", responses((status = 200, body = Customer360View), (status = 404, body = Problem)))]
+#[get("/customers/{id}/360")]
+pub async fn customer_360(
+    app: web::Data<AppState>,
+    auth: Authorized<CrmRead>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let c = app::customer_360(&app, auth.tenant_id(), *id).await?;
+    let repurchase_rate = c.repurchase_rate().map(|r| format!("{r:.4}"));
+    let credit_available = c.customer.credit_limit.map(|l| format!("{:.2}", l - c.ar_balance - c.unbilled_orders));
+    Ok(HttpResponse::Ok().json(Customer360View {
+        ar_balance: format!("{:.2}", c.ar_balance),
+        overdue: format!("{:.2}", c.facts.overdue),
+        open_invoices: c.facts.open_invoices,
+        unbilled_orders: format!("{:.2}", c.unbilled_orders),
+        credit_available,
+        orders_by_status: c
+            .facts
+            .orders_by_status
+            .into_iter()
+            .map(|(status, count, g)| StatusCount { status, count, gross_base: format!("{g:.2}") })
+            .collect(),
+        first_purchase: c.facts.first_purchase,
+        last_purchase: c.facts.last_purchase,
+        lifetime_value: format!("{:.2}", c.facts.lifetime_value),
+        repurchase_rate,
+        last_activity: c.recent_activities.first().cloned().map(ActivityView::from),
+        recent_activities: c.recent_activities.into_iter().map(ActivityView::from).collect(),
+        open_follow_ups: c.open_follow_ups.into_iter().map(ActivityView::from).collect(),
+        open_opportunities: c.open_opportunities.into_iter().map(|o| opportunity_view(o, Vec::new())).collect(),
+        open_quotations: c.open_quotations.into_iter().map(brief).collect(),
+        recent_orders: c.recent_orders.into_iter().map(brief).collect(),
+        customer: c.customer.into(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// At least 2 characters: a name, code, number, email, tag, or 4+ digits of a phone.
+    pub q: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HitView {
+    /// customer | contact | lead | opportunity (a contact's id is its customer's)
+    pub kind: String,
+    pub id: Uuid,
+    pub title: String,
+    pub detail: String,
+}
+
+/// Search customers, contacts, leads and opportunities.
+#[utoipa::path(tag = "crm", operation_id = "crm_search", params(SearchQuery), responses((status = 200, body = ListResponse<HitView>), (status = 422, body = Problem)))]
+#[get("/crm/search")]
+pub async fn crm_search(
+    app: web::Data<AppState>,
+    auth: Authorized<CrmRead>,
+    q: web::Query<SearchQuery>,
+) -> Result<HttpResponse, AppError> {
+    let hits = app::search(&app, auth.tenant_id(), &q.q).await?;
+    Ok(HttpResponse::Ok().json(ListResponse {
+        data: hits
+            .into_iter()
+            .map(|h| HitView { kind: h.kind.into(), id: h.id, title: h.title, detail: h.detail })
+            .collect(),
+        next_cursor: None,
+    }))
+}

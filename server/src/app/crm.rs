@@ -1258,3 +1258,207 @@ pub async fn follow_ups(
     tx.commit().await?;
     Ok((today, r))
 }
+
+// ================================================================ reports
+
+pub struct FunnelStage {
+    pub stage: PipelineStage,
+    pub totals: StageTotals,
+    /// Open amount × the stage's probability.
+    pub weighted_amount: Decimal,
+}
+
+/// The sales funnel: per stage the open opportunities (count, amount, weighted), how often
+/// opportunities entered it and went on (stage-to-stage conversion), and the average days
+/// they stayed. For the whole tenant it reads the running totals; for one owner or a window of
+/// creation dates it counts the opportunities and their stage visits.
+pub async fn funnel(app: &AppState, tenant: TenantId, scope: store::ReportScope) -> AppResult<Vec<FunnelStage>> {
+    let tx = app.store.begin(tenant, Access::Write).await?;
+    let stages = stages_in(&tx, app.now()).await?;
+    let totals = if scope.is_all() {
+        store::stage_totals(&tx).await?
+    } else {
+        let positions = stages.iter().map(|s| (s.id, (s.position, s.kind.clone()))).collect();
+        store::stage_totals_for(&tx, &scope, &positions).await?
+    };
+    tx.commit().await?;
+    Ok(stages
+        .into_iter()
+        .filter_map(|s| {
+            let t = totals.get(&s.id).cloned().unwrap_or_default();
+            if !s.is_active && t.entered == 0 {
+                return None;
+            }
+            let weighted_amount = (t.open_amount * s.probability).round_dp(2);
+            Some(FunnelStage { stage: s, totals: t, weighted_amount })
+        })
+        .collect())
+}
+
+pub struct Rate {
+    pub key: Option<String>,
+    pub won: i64,
+    pub lost: i64,
+    pub won_amount: Decimal,
+}
+
+impl Rate {
+    pub fn rate(&self) -> Option<Decimal> {
+        let n = self.won + self.lost;
+        (n > 0).then(|| {
+            (Decimal::from(self.won) / Decimal::from(n))
+                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        })
+    }
+}
+
+pub struct LeadRate {
+    pub source: String,
+    pub leads: i64,
+    pub converted: i64,
+    pub lost: i64,
+}
+
+impl LeadRate {
+    pub fn rate(&self) -> Option<Decimal> {
+        (self.leads > 0).then(|| {
+            (Decimal::from(self.converted) / Decimal::from(self.leads))
+                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        })
+    }
+}
+
+pub struct Performance {
+    pub by_owner: Vec<Rate>,
+    pub by_source: Vec<Rate>,
+    pub leads: Vec<LeadRate>,
+}
+
+/// Win rates by owner and by source (opportunities closed in the window) and the lead
+/// conversion rate by source (leads created in the window).
+pub async fn performance(
+    app: &AppState,
+    tenant: TenantId,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> AppResult<Performance> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let rate = |(key, won, lost, won_amount): (Option<String>, i64, i64, Decimal)| Rate { key, won, lost, won_amount };
+    let by_owner = store::win_rates(&tx, "owner", from, to).await?.into_iter().map(rate).collect();
+    let by_source = store::win_rates(&tx, "source", from, to).await?.into_iter().map(rate).collect();
+    let leads = store::lead_conversion(&tx, from, to)
+        .await?
+        .into_iter()
+        .map(|(source, leads, converted, lost)| LeadRate { source, leads, converted, lost })
+        .collect();
+    tx.commit().await?;
+    Ok(Performance { by_owner, by_source, leads })
+}
+
+// ================================================================ customer 360
+
+pub struct Customer360 {
+    pub customer: Party,
+    /// Open invoices less credit notes and unapplied receipts, in base.
+    pub ar_balance: Decimal,
+    /// Confirmed orders not yet invoiced, in base.
+    pub unbilled_orders: Decimal,
+    pub facts: store::CustomerFacts,
+    pub recent_activities: Vec<Activity>,
+    pub open_follow_ups: Vec<Activity>,
+    pub open_opportunities: Vec<Opportunity>,
+    pub open_quotations: Vec<crate::store::trade::Order>,
+    pub recent_orders: Vec<crate::store::trade::Order>,
+}
+
+impl Customer360 {
+    /// Share of the distinct items bought that were bought again (in more than one order).
+    pub fn repurchase_rate(&self) -> Option<Decimal> {
+        (self.facts.items_bought > 0).then(|| {
+            (Decimal::from(self.facts.items_rebought) / Decimal::from(self.facts.items_bought))
+                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        })
+    }
+}
+
+/// One customer as sales, CRM and finance see it, in one read.
+pub async fn customer_360(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<Customer360> {
+    use crate::store::trade::{self as trade, OrderFilter};
+    let today = app.now().date_naive();
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let customer = crate::store::receivables::get_party(&tx, Side::Receivable, id)
+        .await?
+        .ok_or(AppError::NotFound { entity: "customer" })?;
+    let (ar_balance, unbilled_orders) = trade::customer_exposure(&tx, id).await?;
+    let facts = store::customer_facts(&tx, id, today).await?;
+    let ten = Page { limit: 10, after: None };
+    let recent_activities =
+        store::list_activities(&tx, &ActivityFilter { customer_id: Some(id), ..Default::default() }, &ten).await?;
+    let open_follow_ups = store::open_follow_ups_of(&tx, id).await?;
+    let open_opportunities = store::list_opportunities(
+        &tx,
+        &OpportunityFilter { customer_id: Some(id), status: Some("open".into()), ..Default::default() },
+        &Page { limit: 50, after: None },
+    )
+    .await?;
+    let sales = crate::domain::trade::TradeSide::Sales;
+    let open_quotations = trade::list_orders(
+        &tx,
+        sales,
+        &OrderFilter { kind: Some("quotation".into()), party_id: Some(id), ..Default::default() },
+        &Page { limit: 50, after: None },
+    )
+    .await?
+    .into_iter()
+    .filter(|q| q.status == "draft" || q.status == "sent")
+    .collect();
+    let recent_orders = trade::list_orders(
+        &tx,
+        sales,
+        &OrderFilter { kind: Some("order".into()), party_id: Some(id), ..Default::default() },
+        &ten,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut recent_activities = recent_activities;
+    recent_activities.truncate(10);
+    let mut recent_orders = recent_orders;
+    recent_orders.truncate(10);
+    Ok(Customer360 {
+        customer,
+        ar_balance,
+        unbilled_orders,
+        facts,
+        recent_activities,
+        open_follow_ups,
+        open_opportunities,
+        open_quotations,
+        recent_orders,
+    })
+}
+
+// ================================================================ search
+
+pub struct Hit {
+    /// customer | contact | lead | opportunity
+    pub kind: &'static str,
+    pub id: Uuid,
+    pub title: String,
+    pub detail: String,
+}
+
+/// Customers, their contacts, leads and opportunities whose name, code or number, phone,
+/// email or tag holds the text; at most 50.
+pub async fn search(app: &AppState, tenant: TenantId, q: &str) -> AppResult<Vec<Hit>> {
+    let q = q.trim();
+    if q.chars().count() < 2 {
+        return Err(AppError::field("q", "give at least 2 characters"));
+    }
+    if q.chars().count() > 100 {
+        return Err(AppError::field("q", "must be at most 100 characters"));
+    }
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let hits = store::search(&tx, q, 50).await?;
+    tx.commit().await?;
+    Ok(hits.into_iter().map(|(kind, id, title, detail)| Hit { kind, id, title, detail }).collect())
+}

@@ -881,3 +881,356 @@ pub async fn mark_contacted(tx: &TenantTx<'_>, lead: Uuid, now: DateTime<Utc>) -
         .await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------- reports
+
+/// Which opportunities a report counts: one owner's, and created in a window.
+#[derive(Clone, Default)]
+pub struct ReportScope {
+    pub owner_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl ReportScope {
+    pub fn is_all(&self) -> bool {
+        self.owner_id.is_none() && self.from.is_none() && self.to.is_none()
+    }
+
+    /// The WHERE clause on `opportunities o` and its values, parameters from `$2`.
+    fn clause(&self, backend: sea_orm::DbBackend, tenant: Uuid) -> (String, Vec<sea_orm::Value>) {
+        let mut sql = format!("o.tenant_id = {}", ph(backend, 1));
+        let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
+        if let Some(o) = self.owner_id {
+            values.push(o.into());
+            sql.push_str(&format!(" AND o.owner_id = {}", ph(backend, values.len())));
+        }
+        if let Some(f) = self.from {
+            values.push(f.into());
+            sql.push_str(&format!(" AND o.created_at >= {}", ph(backend, values.len())));
+        }
+        if let Some(t) = self.to {
+            values.push(t.into());
+            sql.push_str(&format!(" AND o.created_at < {}", ph(backend, values.len())));
+        }
+        (sql, values)
+    }
+}
+
+/// Stage totals computed from the opportunities in scope and their visits (the running totals
+/// answer for the whole tenant; this answers for a part of it).
+pub async fn stage_totals_for(
+    tx: &TenantTx<'_>,
+    scope: &ReportScope,
+    positions: &HashMap<Uuid, (i32, String)>,
+) -> AppResult<HashMap<Uuid, StageTotals>> {
+    let backend = tx.conn().get_database_backend();
+    let (clause, values) = scope.clause(backend, tx.tenant().0);
+    let mut out: HashMap<Uuid, StageTotals> = HashMap::new();
+    let sql = format!(
+        "SELECT o.stage_id, COUNT(*) AS n, CAST(COALESCE(SUM(o.expected_base), 0) AS BIGINT) AS amount
+         FROM opportunities o WHERE {clause} AND o.status = 'open' GROUP BY o.stage_id"
+    );
+    for r in tx.conn().query_all_raw(Statement::from_sql_and_values(backend, sql, values.clone())).await? {
+        let t = out.entry(r.try_get("", "stage_id")?).or_default();
+        t.open_count = r.try_get("", "n")?;
+        t.open_amount = money_from_db(r.try_get("", "amount")?);
+    }
+    let sql = format!(
+        "SELECT v.opportunity_id, v.seq, v.stage_id, v.entered_at, v.left_at
+         FROM opportunity_stage_visits v JOIN opportunities o ON o.tenant_id = v.tenant_id AND o.id = v.opportunity_id
+         WHERE {clause} ORDER BY v.opportunity_id, v.seq"
+    );
+    let rows = tx.conn().query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    // The previous visit: (opportunity, stage, entered, left).
+    type Seen = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
+    let mut prev: Option<Seen> = None;
+    let position = |s: &Uuid| positions.get(s).map_or(0, |p| p.0);
+    let is_won = |s: &Uuid| positions.get(s).is_some_and(|p| p.1 == "won");
+    for r in rows {
+        let opp: Uuid = r.try_get("", "opportunity_id")?;
+        let stage: Uuid = r.try_get("", "stage_id")?;
+        let entered: DateTime<Utc> = r.try_get("", "entered_at")?;
+        let left: Option<DateTime<Utc>> = r.try_get("", "left_at")?;
+        out.entry(stage).or_default().entered += 1;
+        if let Some((p_opp, p_stage, p_entered, p_left)) = prev
+            && p_opp == opp
+        {
+            let t = out.entry(p_stage).or_default();
+            if is_won(&stage) || position(&stage) > position(&p_stage) {
+                t.advanced += 1;
+            }
+            if let Some(l) = p_left {
+                t.stays += 1;
+                t.stay_seconds += std::cmp::Ord::max((l - p_entered).num_seconds(), 0);
+            }
+        }
+        prev = Some((opp, stage, entered, left));
+    }
+    Ok(out)
+}
+
+/// Closed opportunities per owner and per source, closed in the window: (key, won, lost,
+/// won amount in base).
+pub async fn win_rates(
+    tx: &TenantTx<'_>,
+    by: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> AppResult<Vec<(Option<String>, i64, i64, Decimal)>> {
+    let backend = tx.conn().get_database_backend();
+    let col = if by == "owner" { "owner_id" } else { "source" };
+    let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into()];
+    let mut sql = format!(
+        "SELECT {col} AS k, SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END) AS won,
+             SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END) AS lost,
+             CAST(COALESCE(SUM(CASE WHEN status = 'won' THEN expected_base ELSE 0 END), 0) AS BIGINT) AS amount
+         FROM opportunities WHERE tenant_id = {} AND status IN ('won', 'lost')",
+        ph(backend, 1)
+    );
+    if let Some(f) = from {
+        values.push(f.into());
+        sql.push_str(&format!(" AND closed_at >= {}", ph(backend, values.len())));
+    }
+    if let Some(t) = to {
+        values.push(t.into());
+        sql.push_str(&format!(" AND closed_at < {}", ph(backend, values.len())));
+    }
+    sql.push_str(" GROUP BY k ORDER BY k");
+    let rows = tx.conn().query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    rows.iter()
+        .map(|r| {
+            let key = if by == "owner" {
+                r.try_get::<Option<Uuid>>("", "k")?.map(|u| u.to_string())
+            } else {
+                r.try_get::<Option<String>>("", "k")?
+            };
+            Ok((
+                key,
+                r.try_get::<i64>("", "won")?,
+                r.try_get::<i64>("", "lost")?,
+                money_from_db(r.try_get("", "amount")?),
+            ))
+        })
+        .collect()
+}
+
+/// Leads created in the window per source: (source, total, converted, lost).
+pub async fn lead_conversion(
+    tx: &TenantTx<'_>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> AppResult<Vec<(String, i64, i64, i64)>> {
+    let backend = tx.conn().get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into()];
+    let mut sql = format!(
+        "SELECT source, COUNT(*) AS n, SUM(CASE WHEN status = 'converted' THEN 1 ELSE 0 END) AS converted,
+             SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END) AS lost
+         FROM leads WHERE tenant_id = {}",
+        ph(backend, 1)
+    );
+    if let Some(f) = from {
+        values.push(f.into());
+        sql.push_str(&format!(" AND created_at >= {}", ph(backend, values.len())));
+    }
+    if let Some(t) = to {
+        values.push(t.into());
+        sql.push_str(&format!(" AND created_at < {}", ph(backend, values.len())));
+    }
+    sql.push_str(" GROUP BY source ORDER BY source");
+    let rows = tx.conn().query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((r.try_get("", "source")?, r.try_get("", "n")?, r.try_get("", "converted")?, r.try_get("", "lost")?))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- customer 360
+
+/// What a customer bought and owes, from the sales and finance documents.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CustomerFacts {
+    /// Sales orders by status: (status, count, gross in base).
+    pub orders_by_status: Vec<(String, i64, Decimal)>,
+    pub first_purchase: Option<NaiveDate>,
+    pub last_purchase: Option<NaiveDate>,
+    /// Posted invoices less credit notes, gross, in base.
+    pub lifetime_value: Decimal,
+    pub open_invoices: i64,
+    /// Open amount of posted invoices past their due date, in base.
+    pub overdue: Decimal,
+    /// Distinct items ordered, and how many of them in more than one order.
+    pub items_bought: i64,
+    pub items_rebought: i64,
+}
+
+pub async fn customer_facts(tx: &TenantTx<'_>, party: Uuid, today: NaiveDate) -> AppResult<CustomerFacts> {
+    let backend = tx.conn().get_database_backend();
+    let (p1, p2, p3) = (ph(backend, 1), ph(backend, 2), ph(backend, 3));
+    let base: Vec<sea_orm::Value> = vec![tx.tenant().0.into(), party.into()];
+    let query = |sql: String, values: Vec<sea_orm::Value>| {
+        tx.conn().query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+    };
+    let mut f = CustomerFacts::default();
+    let rows = query(
+        format!(
+            "SELECT status, COUNT(*) AS n, CAST(COALESCE(SUM(gross_base), 0) AS BIGINT) AS gross,
+                 MIN(order_date) AS first, MAX(order_date) AS last
+             FROM trade_orders WHERE tenant_id = {p1} AND party_id = {p2} AND side = 'sales' AND kind = 'order'
+             GROUP BY status ORDER BY status"
+        ),
+        base.clone(),
+    )
+    .await?;
+    for r in rows {
+        let status: String = r.try_get("", "status")?;
+        if status == "confirmed" || status == "closed" {
+            let first = parse_date(&r.try_get::<String>("", "first")?)?;
+            let last = parse_date(&r.try_get::<String>("", "last")?)?;
+            f.first_purchase = Some(f.first_purchase.map_or(first, |d| std::cmp::Ord::min(d, first)));
+            f.last_purchase = Some(f.last_purchase.map_or(last, |d| std::cmp::Ord::max(d, last)));
+        }
+        f.orders_by_status.push((status, r.try_get("", "n")?, money_from_db(r.try_get("", "gross")?)));
+    }
+    let rows = query(
+        format!(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN is_credit_note THEN -gross_base ELSE gross_base END), 0) AS BIGINT) AS ltv,
+                 SUM(CASE WHEN NOT is_credit_note AND open_amount <> 0 THEN 1 ELSE 0 END) AS open_n,
+                 CAST(COALESCE(SUM(CASE WHEN NOT is_credit_note AND due_date < {p3} THEN open_base ELSE 0 END), 0) AS BIGINT) AS overdue
+             FROM invoices WHERE tenant_id = {p1} AND party_id = {p2} AND side = 'receivable' AND status = 'posted'"
+        ),
+        vec![tx.tenant().0.into(), party.into(), date_str(today).into()],
+    )
+    .await?;
+    if let Some(r) = rows.first() {
+        f.lifetime_value = money_from_db(r.try_get("", "ltv")?);
+        f.open_invoices = r.try_get::<Option<i64>>("", "open_n")?.unwrap_or(0);
+        f.overdue = money_from_db(r.try_get("", "overdue")?);
+    }
+    let rows = query(
+        format!(
+            "SELECT COUNT(*) AS items, SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS again FROM (
+                 SELECT l.item_id, COUNT(DISTINCT o.id) AS n
+                 FROM trade_orders o JOIN trade_order_lines l ON l.tenant_id = o.tenant_id AND l.order_id = o.id
+                 WHERE o.tenant_id = {p1} AND o.party_id = {p2} AND o.side = 'sales' AND o.kind = 'order'
+                   AND o.status IN ('confirmed', 'closed')
+                 GROUP BY l.item_id) x"
+        ),
+        base,
+    )
+    .await?;
+    if let Some(r) = rows.first() {
+        f.items_bought = r.try_get("", "items")?;
+        f.items_rebought = r.try_get::<Option<i64>>("", "again")?.unwrap_or(0);
+    }
+    Ok(f)
+}
+
+/// A customer's follow-ups not yet done, soonest first.
+pub async fn open_follow_ups_of(tx: &TenantTx<'_>, customer: Uuid) -> AppResult<Vec<Activity>> {
+    use activities::Column as C;
+    activities::Entity::find()
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::CustomerId.eq(customer))
+        .filter(C::FollowUpDone.eq(false))
+        .filter(C::NextFollowUp.is_not_null())
+        .order_by_asc(C::NextFollowUp)
+        .limit(20)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(activity_from)
+        .collect()
+}
+
+/// Search hits: (kind, id, title, detail). Matching is case-insensitive on names, codes,
+/// numbers, emails and tags, and on the digits of phone numbers.
+pub async fn search(tx: &TenantTx<'_>, q: &str, limit: u64) -> AppResult<Vec<(&'static str, Uuid, String, String)>> {
+    use sea_orm::sea_query::{Expr, Func};
+    let like = format!("%{}%", q.to_lowercase().replace('%', "\\%").replace('_', "\\_"));
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let digits_like = (digits.len() >= 4).then(|| format!("%{digits}%"));
+    let lower = |c: sea_orm::sea_query::SimpleExpr| Expr::expr(Func::lower(c));
+    let mut out = Vec::new();
+
+    use super::entities::parties::{Column as P, Entity as Parties};
+    let mut cond = sea_orm::Condition::any()
+        .add(lower(Expr::col(P::Name)).like(&like))
+        .add(lower(Expr::col(P::Code)).like(&like))
+        .add(lower(Expr::col(P::Email)).like(&like))
+        .add(lower(Expr::col(P::Tags)).like(&like))
+        .add(lower(Expr::col(P::Contacts)).like(&like));
+    if let Some(d) = &digits_like {
+        cond = cond.add(Expr::col(P::Phone).like(d)).add(Expr::col(P::Contacts).like(d));
+    }
+    let parties = Parties::find()
+        .filter(P::TenantId.eq(tx.tenant().0))
+        .filter(P::Kind.eq("customer"))
+        .filter(cond)
+        .order_by_asc(P::Code)
+        .limit(limit)
+        .all(tx.conn())
+        .await?;
+    let needle = q.to_lowercase();
+    for p in parties {
+        let contacts: Vec<super::receivables::Contact> =
+            serde_json::from_str(&p.contacts).map_err(AppError::internal)?;
+        let mut contact_hit = false;
+        for c in &contacts {
+            let text =
+                format!("{} {} {}", c.name, c.email.clone().unwrap_or_default(), c.role.clone().unwrap_or_default())
+                    .to_lowercase();
+            let phone: String = c.phone.clone().unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
+            if text.contains(&needle) || (digits.len() >= 4 && phone.contains(&digits)) {
+                contact_hit = true;
+                out.push(("contact", p.id, c.name.clone(), format!("{} {}", p.code, p.name)));
+            }
+        }
+        let own = format!("{} {} {} {}", p.code, p.name, p.email.clone().unwrap_or_default(), p.tags).to_lowercase();
+        let phone: String = p.phone.clone().unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
+        if own.contains(&needle) || (digits.len() >= 4 && phone.contains(&digits)) || !contact_hit {
+            out.push(("customer", p.id, p.name.clone(), p.code.clone()));
+        }
+    }
+
+    use leads::Column as L;
+    let mut cond = sea_orm::Condition::any()
+        .add(lower(Expr::col(L::Name)).like(&like))
+        .add(lower(Expr::col(L::Company)).like(&like))
+        .add(lower(Expr::col(L::Number)).like(&like))
+        .add(L::EmailKey.like(&like))
+        .add(lower(Expr::col(L::Tags)).like(&like));
+    if let Some(d) = &digits_like {
+        cond = cond.add(L::PhoneKey.like(d));
+    }
+    for l in leads::Entity::find()
+        .filter(L::TenantId.eq(tx.tenant().0))
+        .filter(cond)
+        .order_by_desc(L::Id)
+        .limit(limit)
+        .all(tx.conn())
+        .await?
+    {
+        out.push(("lead", l.id, l.name, format!("{} {}", l.number, l.status)));
+    }
+
+    use opportunities::Column as O;
+    for o in opportunities::Entity::find()
+        .filter(O::TenantId.eq(tx.tenant().0))
+        .filter(
+            sea_orm::Condition::any()
+                .add(lower(Expr::col(O::Name)).like(&like))
+                .add(lower(Expr::col(O::Number)).like(&like))
+                .add(lower(Expr::col(O::ContactName)).like(&like)),
+        )
+        .order_by_desc(O::Id)
+        .limit(limit)
+        .all(tx.conn())
+        .await?
+    {
+        out.push(("opportunity", o.id, o.name, format!("{} {}", o.number, o.status)));
+    }
+    out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(out)
+}
