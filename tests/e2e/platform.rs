@@ -254,11 +254,22 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
             client.get(format!("{url}/api/v1/boms?status=active")).bearer_auth(&token).send().await?.json().await?;
         let production: serde_json::Value =
             client.get(format!("{url}/api/v1/production-orders")).bearer_auth(&token).send().await?.json().await?;
-        Ok::<_, reqwest::Error>((users, books, drafts, plugins, boms, production))
+        let funnel: serde_json::Value =
+            client.get(format!("{url}/api/v1/reports/sales-funnel")).bearer_auth(&token).send().await?.json().await?;
+        let leads: serde_json::Value =
+            client.get(format!("{url}/api/v1/leads")).bearer_auth(&token).send().await?.json().await?;
+        Ok::<_, reqwest::Error>((users, books, drafts, plugins, boms, production, funnel, leads))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (users, books, drafts, plugins, boms, production) = result.unwrap();
+    let (users, books, drafts, plugins, boms, production, funnel, leads) = result.unwrap();
+    let statuses: Vec<&str> = leads["data"].as_array().unwrap().iter().filter_map(|l| l["status"].as_str()).collect();
+    assert_eq!(statuses, vec!["lost", "contacted", "new"], "the demo company has leads: {leads}");
+    assert_eq!(
+        (funnel["open_count"].as_i64(), funnel["open_amount"].as_str()),
+        (Some(1), Some("48000.00")),
+        "one opportunity in negotiation: {funnel}"
+    );
     assert_eq!(boms["data"].as_array().unwrap().len(), 2, "the desk and its phantom fitting kit: {boms}");
     let states: Vec<&str> =
         production["data"].as_array().unwrap().iter().filter_map(|o| o["status"].as_str()).collect();

@@ -268,9 +268,98 @@ async fn seed_receivables(
         .await?;
     let items = seed_inventory(app, ctx, day, id).await?;
     let (warehouse, desk) = (items.warehouse, items.desk);
+    let customer = mall.id;
     seed_trade(app, ctx, day, [retail, mall, export, parts], items).await?;
     seed_production(app, ctx, day, warehouse, desk).await?;
+    seed_crm(app, ctx, customer).await?;
     seed_plugins(app, ctx).await
+}
+
+/// CRM: the sales rep takes every new lead in turn; a lead just in, one contacted with a
+/// follow-up due, one lost; an opportunity in negotiation and one won.
+async fn seed_crm(app: &AppState, ctx: &super::Ctx, customer: uuid::Uuid) -> AppResult<()> {
+    use super::crm::{self, ActivityInput, LeadInput, OpportunityInput, RuleInput};
+    let d = |s: &str| s.parse::<rust_decimal::Decimal>().map_err(AppError::internal);
+    let tx = app.store.begin(ctx.principal.tenant, Access::Read).await?;
+    let rep = users::find_by_email(&tx, "sales@demo.meridian.test").await?.map(|u| u.id.0);
+    tx.commit().await?;
+    let Some(rep) = rep else { return Err(AppError::internal("demo sales rep missing")) };
+    crm::put_assignment_rules(
+        app,
+        ctx,
+        vec![RuleInput { kind: "round_robin".into(), match_value: None, user_ids: vec![rep], is_active: None }],
+    )
+    .await?;
+    let lead = |name: &str, company: &str, email: &str, phone: &str, source: &str| LeadInput {
+        name: Some(name.into()),
+        company: Some(Some(company.into())),
+        email: Some(Some(email.into())),
+        phone: Some(Some(phone.into())),
+        source: Some(source.into()),
+        region: Some(Some("华东 East".into())),
+        tags: Some(vec!["office furniture".into()]),
+        ..LeadInput::default()
+    };
+    crm::create_lead(
+        app,
+        ctx,
+        lead("赵磊 Zhao Lei", "Suzhou Co-Working", "zhao.lei@sz-cowork.example", "+86 512 6666 0101", "website"),
+        false,
+    )
+    .await?;
+    let called = crm::create_lead(
+        app,
+        ctx,
+        lead("孙丽 Sun Li", "Ningbo Design Studio", "sun.li@nb-design.example", "+86 574 5555 0202", "trade_show"),
+        false,
+    )
+    .await?;
+    let today = app.now().date_naive();
+    crm::log_activity(
+        app,
+        ctx,
+        ActivityInput {
+            kind: "call".into(),
+            subject: "Met at the Shanghai furniture fair".into(),
+            key_points: Some("Wants 12 standing desks for a new studio; asks for samples of the oak top".into()),
+            outcome: Some("send samples".into()),
+            customer_id: None,
+            lead_id: Some(called.id),
+            opportunity_id: None,
+            owner_id: Some(rep),
+            occurred_at: None,
+            next_follow_up: Some(today),
+        },
+    )
+    .await?;
+    let lost = crm::create_lead(
+        app,
+        ctx,
+        lead("钱伟 Qian Wei", "Hefei Print Shop", "qian.wei@hf-print.example", "+86 551 4444 0303", "phone"),
+        false,
+    )
+    .await?;
+    crm::lose_lead(app, ctx, lost.id, Some("only needed one desk; sent to a retailer".into())).await?;
+    let stages = crm::stages(app, ctx.principal.tenant).await?;
+    let negotiation = stages.iter().find(|s| s.code == "negotiation").map(|s| s.id);
+    let opp = |name: &str, amount: &str, days: u64| -> AppResult<OpportunityInput> {
+        Ok(OpportunityInput {
+            name: Some(name.into()),
+            customer_id: Some(customer),
+            owner_id: Some(Some(rep)),
+            source: Some("referral".into()),
+            expected_amount: Some(d(amount)?),
+            close_date: Some(today + chrono::Days::new(days)),
+            ..OpportunityInput::default()
+        })
+    };
+    let o = crm::create_opportunity(app, ctx, opp("Mall office refit: 40 desks", "48000", 30)?).await?;
+    if let Some(n) = negotiation {
+        crm::move_opportunity(app, ctx, o.id, n).await?;
+    }
+    let w = crm::create_opportunity(app, ctx, opp("Meeting room chairs", "6000", 10)?).await?;
+    crm::close_opportunity(app, ctx, w.id, true, Some("best delivery date".into())).await?;
+    Ok(())
 }
 
 /// The credit-guard example plugin, built from `plugins/credit-guard` and kept prebuilt in
