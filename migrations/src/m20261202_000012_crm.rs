@@ -131,6 +131,8 @@ CREATE TABLE opportunities (
 CREATE INDEX opportunities_customer ON opportunities (tenant_id, customer_id, status);
 CREATE INDEX opportunities_owner ON opportunities (tenant_id, owner_id, status);
 CREATE INDEX opportunities_stage ON opportunities (tenant_id, stage_id, status);
+CREATE INDEX opportunities_quotation ON opportunities (tenant_id, quotation_id);
+CREATE INDEX opportunities_order ON opportunities (tenant_id, sales_order_id);
 CREATE TABLE opportunity_stage_visits (
     tenant_id {uuid} NOT NULL,
     opportunity_id {uuid} NOT NULL,

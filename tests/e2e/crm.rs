@@ -156,6 +156,15 @@ async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
         assert_eq!(won.body["stage_id"].as_str(), Some(won_stage.as_str()));
         let history: Vec<&str> = won.body["stage_history"].as_array().unwrap().iter().map(|v| v["stage_id"].as_str().unwrap()).collect();
         assert_eq!(history.len(), 3, "prospecting, proposal, won: {history:?}");
+        // Deleting the draft order undoes the win exactly; accepting again wins it again.
+        let gone = app.call(reqwest::Method::DELETE, &format!("/api/v1/sales-orders/{}", id(&so)), Some(&t.token), None, &[]).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{:?}", gone.body);
+        let reopened = app.get(&format!("/api/v1/opportunities/{opp}"), &t.token).await;
+        assert_eq!((reopened.body["status"].as_str(), reopened.body["stage_id"].as_str()), (Some("open"), Some(proposal.as_str())));
+        assert_eq!(reopened.body["stage_history"].as_array().unwrap().len(), 2);
+        let so = created(&app, &alice_token, &format!("/api/v1/sales-orders/{q}/accept"), json!({})).await;
+        let won = app.get(&format!("/api/v1/opportunities/{opp}"), &t.token).await;
+        assert_eq!((won.body["status"].as_str(), won.body["expected_amount"].as_str()), (Some("won"), Some("12000.0000")), "won at the order's net amount");
         let late = app.post(&format!("/api/v1/opportunities/{opp}/move"), &alice_token, json!({"stage_id": proposal})).await;
         assert_eq!(late.status, StatusCode::CONFLICT, "a won opportunity does not move");
 

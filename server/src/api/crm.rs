@@ -345,7 +345,7 @@ pub struct ConvertView {
     pub opportunity: OpportunityView,
 }
 
-/// Convert a lead in one step: a customer (new, or the one named) with the lead's person as a
+/// Convert a lead in one step (needs customer write too): a customer (new, or the one named) with the lead's person as a
 /// contact, an opportunity at the first stage, and the lead's activities carried over.
 #[utoipa::path(tag = "crm", operation_id = "convert_lead", request_body = ConvertRequest,
     responses((status = 201, body = ConvertView), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -353,6 +353,7 @@ pub struct ConvertView {
 pub async fn convert_lead(
     app: web::Data<AppState>,
     auth: Authorized<CrmWrite>,
+    _customers: Authorized<super::extract::CustomersWrite>,
     id: web::Path<Uuid>,
     body: ApiJson<ConvertRequest>,
 ) -> Result<HttpResponse, AppError> {
@@ -548,9 +549,6 @@ pub struct OpportunityRequest {
     pub source: Option<String>,
     /// Default: the first open stage.
     pub stage_id: Option<Uuid>,
-    /// Default: the stage's.
-    #[schema(value_type = Option<String>, example = "0.4")]
-    pub probability: Option<Rate>,
     /// Default: the customer's currency, else the base currency.
     pub currency: Option<String>,
     #[schema(value_type = String, example = "12000.00")]
@@ -568,7 +566,6 @@ impl OpportunityRequest {
             owner_id: self.owner_id.map(Some),
             source: self.source,
             stage_id: self.stage_id,
-            probability: self.probability.map(Rate::value),
             currency: self.currency,
             expected_amount: Some(self.expected_amount.value()),
             close_date: Some(self.close_date),
@@ -600,8 +597,6 @@ pub struct OpportunityPatch {
     #[schema(value_type = Option<Uuid>)]
     pub owner_id: Option<Option<Uuid>>,
     pub source: Option<String>,
-    #[schema(value_type = Option<String>)]
-    pub probability: Option<Rate>,
     pub currency: Option<String>,
     #[schema(value_type = Option<String>)]
     pub expected_amount: Option<Money>,
@@ -632,7 +627,6 @@ pub async fn update_opportunity(
         owner_id: b.owner_id,
         source: b.source,
         stage_id: b.stage_id,
-        probability: b.probability.map(Rate::value),
         currency: b.currency,
         expected_amount: b.expected_amount.map(Money::value),
         close_date: b.close_date,
@@ -1167,6 +1161,7 @@ fn brief(o: crate::store::trade::Order) -> OrderBrief {
 pub async fn customer_360(
     app: web::Data<AppState>,
     auth: Authorized<CrmRead>,
+    _customers: Authorized<super::extract::CustomersRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let c = app::customer_360(&app, auth.tenant_id(), *id).await?;
@@ -1188,7 +1183,7 @@ pub async fn customer_360(
         last_purchase: c.facts.last_purchase,
         lifetime_value: format!("{:.2}", c.facts.lifetime_value),
         repurchase_rate,
-        last_activity: c.recent_activities.first().cloned().map(ActivityView::from),
+        last_activity: c.last_activity.map(ActivityView::from),
         recent_activities: c.recent_activities.into_iter().map(ActivityView::from).collect(),
         open_follow_ups: c.open_follow_ups.into_iter().map(ActivityView::from).collect(),
         open_opportunities: c.open_opportunities.into_iter().map(|o| opportunity_view(o, Vec::new())).collect(),

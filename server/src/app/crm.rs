@@ -103,7 +103,13 @@ pub async fn put_assignment_rules(app: &AppState, ctx: &Ctx, input: Vec<RuleInpu
                 }
             }
         }
-        let kept = before.iter().find(|b| b.kind == r.kind && b.match_value == r.match_value);
+        let same = |x: &Rule| {
+            x.kind == r.kind && x.match_value.as_deref().map(str::trim) == r.match_value.as_deref().map(str::trim)
+        };
+        if out.iter().any(same) {
+            f.push(at("kind"), "the same rule appears twice");
+        }
+        let kept = before.iter().find(|b| same(b));
         out.push(Rule {
             id: kept.map_or_else(Uuid::now_v7, |b| b.id),
             position: i32::try_from(i).unwrap_or(i32::MAX),
@@ -281,12 +287,24 @@ pub async fn create_lead(app: &AppState, ctx: &Ctx, input: LeadInput, allow_dupl
     apply_lead(&mut l, input)?;
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     check_owner(&tx, l.owner_id, "owner_id").await?;
+    // One at a time per tenant from here: two submissions of the same lead must not both pass.
+    store::lock_leads(&tx).await?;
     if !allow_duplicate {
         refuse_duplicates(&tx, &l).await?;
     }
     if l.owner_id.is_none() {
         let rs: Vec<_> = store::rules(&tx, true).await?.into_iter().filter(|r| r.is_active).collect();
-        let domain: Vec<_> = rs.iter().map(Rule::to_domain).collect();
+        let mut domain: Vec<_> = rs.iter().map(Rule::to_domain).collect();
+        // Users deactivated since the rules were written get no leads.
+        for r in &mut domain {
+            let mut active = Vec::with_capacity(r.users.len());
+            for u in &r.users {
+                if check_owner(&tx, Some(*u), "owner_id").await.is_ok() {
+                    active.push(*u);
+                }
+            }
+            r.users = active;
+        }
         if let Some((rule, user)) = rules::assign(&domain, l.region.as_deref(), &l.tags) {
             l.owner_id = Some(user);
             store::advance_rule(&tx, rule).await?;
@@ -323,6 +341,7 @@ pub async fn update_lead(
         check_owner(&tx, l.owner_id, "owner_id").await?;
     }
     if !allow_duplicate && (l.email != before.email || l.phone != before.phone) {
+        store::lock_leads(&tx).await?;
         refuse_duplicates(&tx, &l).await?;
     }
     l.updated_at = now;
@@ -575,8 +594,8 @@ pub struct StageInput {
 pub async fn put_stages(app: &AppState, ctx: &Ctx, input: Vec<StageInput>) -> AppResult<Vec<PipelineStage>> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let before = stages_in(&tx, now).await?;
     store::lock_pipeline(&tx).await?;
+    let before = stages_in(&tx, now).await?;
     let totals = store::stage_totals(&tx).await?;
     let mut f = Fields::new();
     if input.len() > 30 {
@@ -664,7 +683,6 @@ pub struct OpportunityInput {
     pub owner_id: Option<Option<Uuid>>,
     pub source: Option<String>,
     pub stage_id: Option<Uuid>,
-    pub probability: Option<Decimal>,
     pub currency: Option<String>,
     pub expected_amount: Option<Decimal>,
     pub close_date: Option<NaiveDate>,
@@ -699,12 +717,6 @@ fn apply_opportunity(o: &mut Opportunity, input: &mut OpportunityInput, f: &mut 
             f.push("source", format!("must be one of {}", rules::LEAD_SOURCES.join(", ")));
         }
         o.source = Some(s);
-    }
-    if let Some(p) = input.probability.take() {
-        if p < Decimal::ZERO || p > Decimal::ONE {
-            f.push("probability", "must be between 0 and 1");
-        }
-        o.probability = p;
     }
     if let Some(a) = input.expected_amount.take() {
         if a < Decimal::ZERO {
@@ -741,19 +753,22 @@ pub(crate) async fn create_opportunity_in(
         .await
         .map_err(|_| AppError::field("customer_id", "no such active customer"))?;
     let stages = stages_in(tx, now).await?;
-    let stage = match input.stage_id {
-        Some(s) => match stages.iter().find(|x| x.id == s) {
-            Some(x) if x.kind == "open" && x.is_active => x.clone(),
-            Some(x) => {
-                return Err(AppError::field("stage_id", format!("stage {} is not an open stage in use", x.code)));
-            }
-            None => return Err(AppError::field("stage_id", "no such stage")),
-        },
-        None => stages
-            .iter()
-            .find(|x| x.kind == "open" && x.is_active)
-            .cloned()
-            .ok_or_else(|| AppError::internal("a pipeline without an open stage"))?,
+    let wanted = match input.stage_id {
+        Some(s) => s,
+        None => {
+            stages
+                .iter()
+                .find(|x| x.kind == "open" && x.is_active)
+                .ok_or_else(|| AppError::internal("a pipeline without an open stage"))?
+                .id
+        }
+    };
+    // Read for share: a pipeline edit retiring the stage waits for this transaction, or this
+    // one sees the stage retired.
+    let stage = match store::stage_for_use(tx, wanted).await? {
+        Some(x) if x.kind == "open" && x.is_active => x,
+        Some(x) => return Err(AppError::field("stage_id", format!("stage {} is not an open stage in use", x.code))),
+        None => return Err(AppError::field("stage_id", "no such stage")),
     };
     if input.name.is_none() {
         f.push("name", "is required");
@@ -976,7 +991,8 @@ pub async fn move_opportunity(app: &AppState, ctx: &Ctx, id: Uuid, stage_id: Uui
     let stages = stages_in(&tx, now).await?;
     let before = store::get_opportunity(&tx, id, true).await?.ok_or(AppError::NotFound { entity: "opportunity" })?;
     let from = stages.iter().find(|s| s.id == before.stage_id).ok_or_else(|| AppError::internal("unknown stage"))?;
-    let to = stages.iter().find(|s| s.id == stage_id).ok_or_else(|| AppError::field("stage_id", "no such stage"))?;
+    let to = store::stage_for_use(&tx, stage_id).await?.ok_or_else(|| AppError::field("stage_id", "no such stage"))?;
+    let to = &to;
     if let Some(why) = rules::stage_move_error(&before.status, &from.to_domain(), &to.to_domain()) {
         return if before.status != "open" {
             Err(AppError::InvalidState {
@@ -1006,7 +1022,7 @@ pub(crate) async fn close_opportunity_in(
     before: Opportunity,
     won: bool,
     reason: Option<String>,
-    sales_order: Option<Uuid>,
+    sales_order: Option<&crate::store::trade::Order>,
     now: DateTime<Utc>,
 ) -> AppResult<Opportunity> {
     let stages = stages_in(tx, now).await?;
@@ -1021,8 +1037,12 @@ pub(crate) async fn close_opportunity_in(
     o.reason = reason;
     o.closed_at = Some(now);
     o.stage_entered_at = now;
-    if sales_order.is_some() {
-        o.sales_order_id = sales_order;
+    if let Some(order) = sales_order {
+        // Won at what the customer ordered, not at the estimate.
+        o.sales_order_id = Some(order.id);
+        o.currency = order.currency.clone();
+        o.expected_amount = order.net_total;
+        o.expected_base = (order.net_total * order.exchange_rate).round_dp(2);
     }
     enter_stage(tx, ctx, &o, to.id, seq + 1, false, now).await?;
     save_opportunity(tx, ctx, &before, o, &format!("opportunity.{}", if won { "win" } else { "lose" }), now).await
@@ -1087,7 +1107,7 @@ pub(crate) async fn quotation_accepted(
     tx: &TenantTx<'_>,
     ctx: &Ctx,
     quotation: Uuid,
-    order: Uuid,
+    order: &crate::store::trade::Order,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     if let Some(o) = store::opportunity_of_quotation(tx, quotation).await?
@@ -1095,6 +1115,47 @@ pub(crate) async fn quotation_accepted(
     {
         close_opportunity_in(tx, ctx, o, true, Some("quotation accepted".into()), Some(order), now).await?;
     }
+    Ok(())
+}
+
+/// A draft order that won an opportunity was deleted (its quotation is open again): the win is
+/// undone exactly, the opportunity open again in the stage it was won from.
+pub(crate) async fn order_deleted(tx: &TenantTx<'_>, ctx: &Ctx, order: Uuid, now: DateTime<Utc>) -> AppResult<()> {
+    let Some(before) = store::opportunity_of_order(tx, order).await? else { return Ok(()) };
+    if before.status != "won" {
+        return Ok(());
+    }
+    let visits = store::visits(tx, before.id).await?;
+    let [.., from, won] = visits.as_slice() else {
+        return Err(AppError::internal("a won opportunity without the stage it was won from"));
+    };
+    let stayed = from.left_at.map_or(0, |l| (l - from.entered_at).num_seconds().max(0));
+    store::delete_visit(tx, before.id, won.seq).await?;
+    store::reopen_visit(tx, before.id, from.seq).await?;
+    store::add_to_totals(tx, won.stage_id, &StageTotals { entered: -1, ..Default::default() }).await?;
+    store::add_to_totals(
+        tx,
+        from.stage_id,
+        &StageTotals {
+            open_count: 1,
+            open_amount: before.expected_base,
+            advanced: -1,
+            stays: -1,
+            stay_seconds: -stayed,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let stage = stages_in(tx, now).await?.into_iter().find(|s| s.id == from.stage_id);
+    let mut o = before.clone();
+    o.status = "open".into();
+    o.stage_id = from.stage_id;
+    o.probability = stage.map_or(o.probability, |s| s.probability);
+    o.stage_entered_at = from.entered_at;
+    o.reason = None;
+    o.closed_at = None;
+    o.sales_order_id = None;
+    save_opportunity(tx, ctx, &before, o, "opportunity.reopen", now).await?;
     Ok(())
 }
 
@@ -1365,6 +1426,8 @@ pub struct Customer360 {
     pub unbilled_orders: Decimal,
     pub facts: store::CustomerFacts,
     pub recent_activities: Vec<Activity>,
+    /// The latest by when it happened.
+    pub last_activity: Option<Activity>,
     pub open_follow_ups: Vec<Activity>,
     pub open_opportunities: Vec<Opportunity>,
     pub open_quotations: Vec<crate::store::trade::Order>,
@@ -1395,6 +1458,7 @@ pub async fn customer_360(app: &AppState, tenant: TenantId, id: Uuid) -> AppResu
     let recent_activities =
         store::list_activities(&tx, &ActivityFilter { customer_id: Some(id), ..Default::default() }, &ten).await?;
     let open_follow_ups = store::open_follow_ups_of(&tx, id).await?;
+    let last_activity = store::last_activity(&tx, id).await?;
     let open_opportunities = store::list_opportunities(
         &tx,
         &OpportunityFilter { customer_id: Some(id), status: Some("open".into()), ..Default::default() },
@@ -1430,6 +1494,7 @@ pub async fn customer_360(app: &AppState, tenant: TenantId, id: Uuid) -> AppResu
         unbilled_orders,
         facts,
         recent_activities,
+        last_activity,
         open_follow_ups,
         open_opportunities,
         open_quotations,

@@ -150,7 +150,7 @@ pub async fn accept_quotation(
     q.status = "accepted".into();
     q.converted_to = Some(order.id);
     save_header(&tx, &mut q, now).await?;
-    super::crm::quotation_accepted(&tx, ctx, q.id, order.id, now).await?;
+    super::crm::quotation_accepted(&tx, ctx, q.id, &order, now).await?;
     record(
         &tx,
         ctx,

@@ -825,6 +825,7 @@ pub async fn delete_order(app: &AppState, ctx: &Ctx, side: TradeSide, id: Uuid) 
         quote.status = "sent".into();
         quote.converted_to = None;
         save_header(&tx, &mut quote, now).await?;
+        super::crm::order_deleted(&tx, ctx, id, now).await?;
     }
     let name = audit_name(side, &o.kind);
     record(

@@ -791,17 +791,22 @@ pub async fn complete_follow_ups(tx: &TenantTx<'_>, id: Option<Uuid>, same_as: O
         q = q.filter(C::Id.eq(id));
     }
     if let Some(a) = same_as {
-        let mut on = sea_orm::Condition::any();
+        // The owner's own follow-ups on the same opportunity, or on the same customer or lead
+        // but no opportunity in particular (another opportunity's follow-up stays open).
+        let mut general = sea_orm::Condition::any();
         if let Some(c) = a.customer_id {
-            on = on.add(C::CustomerId.eq(c));
+            general = general.add(C::CustomerId.eq(c));
         }
         if let Some(l) = a.lead_id {
-            on = on.add(C::LeadId.eq(l));
+            general = general.add(C::LeadId.eq(l));
         }
+        let mut on =
+            sea_orm::Condition::any().add(sea_orm::Condition::all().add(C::OpportunityId.is_null()).add(general));
         if let Some(o) = a.opportunity_id {
             on = on.add(C::OpportunityId.eq(o));
         }
-        q = q.filter(on).filter(C::Id.ne(a.id)).filter(C::OccurredAt.lte(a.occurred_at));
+        q = q.filter(on);
+        q = q.filter(C::OwnerId.eq(a.owner_id)).filter(C::Id.ne(a.id)).filter(C::OccurredAt.lte(a.occurred_at));
     }
     Ok(q.exec(tx.conn()).await?.rows_affected)
 }
@@ -947,6 +952,7 @@ pub async fn stage_totals_for(
     let mut prev: Option<Seen> = None;
     let position = |s: &Uuid| positions.get(s).map_or(0, |p| p.0);
     let is_won = |s: &Uuid| positions.get(s).is_some_and(|p| p.1 == "won");
+    let is_lost = |s: &Uuid| positions.get(s).is_some_and(|p| p.1 == "lost");
     for r in rows {
         let opp: Uuid = r.try_get("", "opportunity_id")?;
         let stage: Uuid = r.try_get("", "stage_id")?;
@@ -957,7 +963,8 @@ pub async fn stage_totals_for(
             && p_opp == opp
         {
             let t = out.entry(p_stage).or_default();
-            if is_won(&stage) || position(&stage) > position(&p_stage) {
+            // As the running totals count it: on to a later open stage, or won.
+            if is_won(&stage) || (!is_lost(&stage) && position(&stage) > position(&p_stage)) {
                 t.advanced += 1;
             }
             if let Some(l) = p_left {
@@ -1144,11 +1151,22 @@ pub async fn open_follow_ups_of(tx: &TenantTx<'_>, customer: Uuid) -> AppResult<
         .collect()
 }
 
+/// A column's text without the usual phone separators (spaces, dashes, dots, brackets, plus).
+fn digits_only(c: impl sea_orm::sea_query::IntoColumnRef) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Func};
+    let mut e = Expr::col(c);
+    for sep in [" ", "-", ".", "(", ")", "+"] {
+        e = Expr::expr(Func::cust("REPLACE").arg(e).arg(sep).arg(""));
+    }
+    e
+}
+
 /// Search hits: (kind, id, title, detail). Matching is case-insensitive on names, codes,
 /// numbers, emails and tags, and on the digits of phone numbers.
 pub async fn search(tx: &TenantTx<'_>, q: &str, limit: u64) -> AppResult<Vec<(&'static str, Uuid, String, String)>> {
     use sea_orm::sea_query::{Expr, Func};
-    let like = format!("%{}%", q.to_lowercase().replace('%', "\\%").replace('_', "\\_"));
+    let like = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let like = sea_orm::sea_query::LikeExpr::new(like).escape('\\');
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
     let digits_like = (digits.len() >= 4).then(|| format!("%{digits}%"));
     let lower = |c: sea_orm::sea_query::SimpleExpr| Expr::expr(Func::lower(c));
@@ -1156,13 +1174,13 @@ pub async fn search(tx: &TenantTx<'_>, q: &str, limit: u64) -> AppResult<Vec<(&'
 
     use super::entities::parties::{Column as P, Entity as Parties};
     let mut cond = sea_orm::Condition::any()
-        .add(lower(Expr::col(P::Name)).like(&like))
-        .add(lower(Expr::col(P::Code)).like(&like))
-        .add(lower(Expr::col(P::Email)).like(&like))
-        .add(lower(Expr::col(P::Tags)).like(&like))
-        .add(lower(Expr::col(P::Contacts)).like(&like));
+        .add(lower(Expr::col(P::Name)).like(like.clone()))
+        .add(lower(Expr::col(P::Code)).like(like.clone()))
+        .add(lower(Expr::col(P::Email)).like(like.clone()))
+        .add(lower(Expr::col(P::Tags)).like(like.clone()))
+        .add(lower(Expr::col(P::Contacts)).like(like.clone()));
     if let Some(d) = &digits_like {
-        cond = cond.add(Expr::col(P::Phone).like(d)).add(Expr::col(P::Contacts).like(d));
+        cond = cond.add(digits_only(P::Phone).like(d)).add(digits_only(P::Contacts).like(d));
     }
     let parties = Parties::find()
         .filter(P::TenantId.eq(tx.tenant().0))
@@ -1176,33 +1194,32 @@ pub async fn search(tx: &TenantTx<'_>, q: &str, limit: u64) -> AppResult<Vec<(&'
     for p in parties {
         let contacts: Vec<super::receivables::Contact> =
             serde_json::from_str(&p.contacts).map_err(AppError::internal)?;
-        let mut contact_hit = false;
         for c in &contacts {
             let text =
                 format!("{} {} {}", c.name, c.email.clone().unwrap_or_default(), c.role.clone().unwrap_or_default())
                     .to_lowercase();
             let phone: String = c.phone.clone().unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
             if text.contains(&needle) || (digits.len() >= 4 && phone.contains(&digits)) {
-                contact_hit = true;
                 out.push(("contact", p.id, c.name.clone(), format!("{} {}", p.code, p.name)));
             }
         }
         let own = format!("{} {} {} {}", p.code, p.name, p.email.clone().unwrap_or_default(), p.tags).to_lowercase();
         let phone: String = p.phone.clone().unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
-        if own.contains(&needle) || (digits.len() >= 4 && phone.contains(&digits)) || !contact_hit {
+        // A match only in the contacts' JSON keys is no match.
+        if own.contains(&needle) || (digits.len() >= 4 && phone.contains(&digits)) {
             out.push(("customer", p.id, p.name.clone(), p.code.clone()));
         }
     }
 
     use leads::Column as L;
     let mut cond = sea_orm::Condition::any()
-        .add(lower(Expr::col(L::Name)).like(&like))
-        .add(lower(Expr::col(L::Company)).like(&like))
-        .add(lower(Expr::col(L::Number)).like(&like))
-        .add(L::EmailKey.like(&like))
-        .add(lower(Expr::col(L::Tags)).like(&like));
+        .add(lower(Expr::col(L::Name)).like(like.clone()))
+        .add(lower(Expr::col(L::Company)).like(like.clone()))
+        .add(lower(Expr::col(L::Number)).like(like.clone()))
+        .add(L::EmailKey.like(like.clone()))
+        .add(lower(Expr::col(L::Tags)).like(like.clone()));
     if let Some(d) = &digits_like {
-        cond = cond.add(L::PhoneKey.like(d));
+        cond = cond.add(L::PhoneKey.like(d.as_str()));
     }
     for l in leads::Entity::find()
         .filter(L::TenantId.eq(tx.tenant().0))
@@ -1220,9 +1237,9 @@ pub async fn search(tx: &TenantTx<'_>, q: &str, limit: u64) -> AppResult<Vec<(&'
         .filter(O::TenantId.eq(tx.tenant().0))
         .filter(
             sea_orm::Condition::any()
-                .add(lower(Expr::col(O::Name)).like(&like))
-                .add(lower(Expr::col(O::Number)).like(&like))
-                .add(lower(Expr::col(O::ContactName)).like(&like)),
+                .add(lower(Expr::col(O::Name)).like(like.clone()))
+                .add(lower(Expr::col(O::Number)).like(like.clone()))
+                .add(lower(Expr::col(O::ContactName)).like(like.clone())),
         )
         .order_by_desc(O::Id)
         .limit(limit)
@@ -1233,4 +1250,74 @@ pub async fn search(tx: &TenantTx<'_>, q: &str, limit: u64) -> AppResult<Vec<(&'
     }
     out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(out)
+}
+
+/// Serializes the creation of a tenant's leads (the duplicate check must see the one before).
+pub async fn lock_leads(tx: &TenantTx<'_>) -> AppResult<()> {
+    super::ledger::next_in_sequence(tx, "crm_lead_lock").await?;
+    Ok(())
+}
+
+/// A stage about to receive an opportunity, read for share (a pipeline edit waits, or this
+/// sees its result).
+pub async fn stage_for_use(tx: &TenantTx<'_>, id: Uuid) -> AppResult<Option<PipelineStage>> {
+    use pipeline_stages::Column as C;
+    Ok(pipeline_stages::Entity::find()
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::Id.eq(id))
+        .lock_shared()
+        .one(tx.conn())
+        .await?
+        .map(stage_from))
+}
+
+/// The opportunity a sales order won, locked.
+pub async fn opportunity_of_order(tx: &TenantTx<'_>, order: Uuid) -> AppResult<Option<Opportunity>> {
+    use opportunities::Column as C;
+    opportunities::Entity::find()
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::SalesOrderId.eq(order))
+        .lock_exclusive()
+        .one(tx.conn())
+        .await?
+        .map(opportunity_from)
+        .transpose()
+}
+
+pub async fn delete_visit(tx: &TenantTx<'_>, opportunity: Uuid, seq: i32) -> AppResult<()> {
+    use opportunity_stage_visits::Column as C;
+    opportunity_stage_visits::Entity::delete_many()
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::OpportunityId.eq(opportunity))
+        .filter(C::Seq.eq(seq))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn reopen_visit(tx: &TenantTx<'_>, opportunity: Uuid, seq: i32) -> AppResult<()> {
+    use opportunity_stage_visits::Column as C;
+    opportunity_stage_visits::Entity::update_many()
+        .col_expr(C::LeftAt, sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::OpportunityId.eq(opportunity))
+        .filter(C::Seq.eq(seq))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A customer's latest activity by when it happened (a call logged late still counts when it
+/// was made).
+pub async fn last_activity(tx: &TenantTx<'_>, customer: Uuid) -> AppResult<Option<Activity>> {
+    use activities::Column as C;
+    activities::Entity::find()
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::CustomerId.eq(customer))
+        .order_by_desc(C::OccurredAt)
+        .order_by_desc(C::Id)
+        .one(tx.conn())
+        .await?
+        .map(activity_from)
+        .transpose()
 }
