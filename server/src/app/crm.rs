@@ -344,19 +344,32 @@ pub async fn update_lead(
         store::lock_leads(&tx).await?;
         refuse_duplicates(&tx, &l).await?;
     }
+    let l = save_lead(&tx, ctx, &before, l, "lead.update", now).await?;
+    tx.commit().await?;
+    Ok(l)
+}
+
+/// Saves a lead changed from `before` (its version raised by one) and records the change.
+async fn save_lead(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    before: &Lead,
+    mut l: Lead,
+    action: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Lead> {
     l.updated_at = now;
-    l.version += 1;
-    if !store::save_lead(&tx, &l).await? {
+    l.version = before.version + 1;
+    if !store::save_lead(tx, &l).await? {
         return Err(stale("lead", before.version));
     }
     record(
-        &tx,
+        tx,
         ctx,
         now,
-        Change::new("lead.update", "lead", Some(id.to_string()), Some(lead_json(&before)), Some(lead_json(&l))),
+        Change::new(action, "lead", Some(l.id.to_string()), Some(lead_json(before)), Some(lead_json(&l))),
     )
     .await?;
-    tx.commit().await?;
     Ok(l)
 }
 
@@ -376,18 +389,7 @@ pub async fn lose_lead(app: &AppState, ctx: &Ctx, id: Uuid, reason: Option<Strin
     let mut l = before.clone();
     l.status = "lost".into();
     l.lost_reason = reason;
-    l.updated_at = now;
-    l.version += 1;
-    if !store::save_lead(&tx, &l).await? {
-        return Err(stale("lead", before.version));
-    }
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new("lead.lose", "lead", Some(id.to_string()), Some(lead_json(&before)), Some(lead_json(&l))),
-    )
-    .await?;
+    let l = save_lead(&tx, ctx, &before, l, "lead.lose", now).await?;
     tx.commit().await?;
     Ok(l)
 }
@@ -516,19 +518,8 @@ pub async fn convert_lead(app: &AppState, ctx: &Ctx, id: Uuid, input: ConvertInp
     l.customer_id = Some(customer.id);
     l.opportunity_id = Some(opp.id);
     l.converted_at = Some(now);
-    l.updated_at = now;
-    l.version += 1;
-    if !store::save_lead(&tx, &l).await? {
-        return Err(stale("lead", before.version));
-    }
+    let l = save_lead(&tx, ctx, &before, l, "lead.convert", now).await?;
     store::carry_activities(&tx, l.id, customer.id).await?;
-    record(
-        &tx,
-        ctx,
-        now,
-        Change::new("lead.convert", "lead", Some(id.to_string()), Some(lead_json(&before)), Some(lead_json(&l))),
-    )
-    .await?;
     tx.commit().await?;
     Ok(Converted { lead: l, customer, opportunity: opp })
 }
