@@ -219,6 +219,16 @@ async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
         assert_eq!((b["open_opportunities"].as_array().unwrap().len(), b["recent_orders"].as_array().unwrap().len()), (0, 1));
         assert_eq!(b["customer"]["code"], "C-EAST");
 
+        // Segments: one buyer, billed once, not yet a repeat customer.
+        let seg = app.get("/api/v1/reports/customer-segments", &t.token).await;
+        assert_eq!(seg.status, StatusCode::OK, "{:?}", seg.body);
+        assert_eq!((seg.body["buyers"].as_i64(), seg.body["repeat_buyers"].as_i64(), seg.body["repurchase_rate"].as_str()), (Some(1), Some(0), Some("0.0000")));
+        let mine = &seg.body["customers"][0];
+        assert_eq!((mine["code"].as_str(), mine["frequency"].as_i64(), mine["monetary"].as_str()), (Some("C-EAST"), Some(1), Some(gross.as_str())));
+        assert_eq!((mine["r"].as_u64(), mine["segment"].as_str()), (Some(5), Some("champions")), "the only customer is the best on every score");
+        let bad = app.get(&format!("/api/v1/reports/customer-segments?from={}&as_of={}", day(5), day(1)), &t.token).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
         // Search by a contact's name and by phone digits written any way.
         let hits = app.get("/api/v1/crm/search?q=wang", &t.token).await;
         let kinds: Vec<&str> = hits.body["data"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();

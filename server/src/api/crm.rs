@@ -1226,3 +1226,98 @@ pub async fn crm_search(
         next_cursor: None,
     }))
 }
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentQuery {
+    /// Only invoices and orders from this day.
+    pub from: Option<NaiveDate>,
+    /// Up to this day (default today); recency is counted from it.
+    pub as_of: Option<NaiveDate>,
+    /// Only customers in this segment.
+    pub segment: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SegmentedView {
+    pub customer_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub last_purchase: NaiveDate,
+    pub recency_days: i64,
+    /// Invoices in the window.
+    pub frequency: i64,
+    /// Billed less credited, tax included, in the base currency.
+    pub monetary: String,
+    /// Scores 1 to 5 (5 best) by quintile.
+    pub r: u8,
+    pub f: u8,
+    pub m: u8,
+    /// champions | loyal | big_spenders | new | at_risk | lost | needs_attention
+    pub segment: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SegmentCount {
+    pub segment: String,
+    pub customers: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SegmentsView {
+    pub as_of: NaiveDate,
+    /// Customers with an order in the window, those with more than one, and their share.
+    pub buyers: i64,
+    pub repeat_buyers: i64,
+    pub repurchase_rate: Option<String>,
+    pub segments: Vec<SegmentCount>,
+    /// Largest spenders first, at most 200.
+    pub customers: Vec<SegmentedView>,
+}
+
+/// Repurchase rate and RFM segments of the customers.
+#[utoipa::path(tag = "crm", operation_id = "customer_segments", params(SegmentQuery), responses((status = 200, body = SegmentsView), (status = 422, body = Problem)))]
+#[get("/reports/customer-segments")]
+pub async fn customer_segments(
+    app: web::Data<AppState>,
+    auth: Authorized<CrmRead>,
+    q: web::Query<SegmentQuery>,
+) -> Result<HttpResponse, AppError> {
+    let s = app::segments(&app, auth.tenant_id(), q.from, q.as_of).await?;
+    let rate = s.repurchase_rate().map(|r| format!("{r:.4}"));
+    let mut counts: Vec<SegmentCount> = Vec::new();
+    for c in &s.customers {
+        match counts.iter_mut().find(|x| x.segment == c.score.segment) {
+            Some(x) => x.customers += 1,
+            None => counts.push(SegmentCount { segment: c.score.segment.into(), customers: 1 }),
+        }
+    }
+    counts.sort_by(|a, b| a.segment.cmp(&b.segment));
+    let mut customers: Vec<_> =
+        s.customers.into_iter().filter(|c| q.segment.as_deref().is_none_or(|w| w == c.score.segment)).collect();
+    customers.sort_by(|a, b| b.purchases.amount.cmp(&a.purchases.amount).then(a.code.cmp(&b.code)));
+    customers.truncate(200);
+    Ok(HttpResponse::Ok().json(SegmentsView {
+        as_of: s.as_of,
+        buyers: s.buyers,
+        repeat_buyers: s.repeat_buyers,
+        repurchase_rate: rate,
+        segments: counts,
+        customers: customers
+            .into_iter()
+            .map(|c| SegmentedView {
+                customer_id: c.id,
+                code: c.code,
+                name: c.name,
+                last_purchase: c.last_purchase,
+                recency_days: c.purchases.days_since_last,
+                frequency: c.purchases.count,
+                monetary: format!("{:.2}", c.purchases.amount),
+                r: c.score.r,
+                f: c.score.f,
+                m: c.score.m,
+                segment: c.score.segment.into(),
+            })
+            .collect(),
+    }))
+}

@@ -252,6 +252,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crm::crm_performance)
         .service(crm::customer_360)
         .service(crm::crm_search)
+        .service(crm::customer_segments)
         .service(production::get_production_settings)
         .service(production::set_production_settings)
         .service(production::get_item_planning)

@@ -1518,3 +1518,73 @@ pub async fn search(app: &AppState, tenant: TenantId, q: &str) -> AppResult<Vec<
     tx.commit().await?;
     Ok(hits.into_iter().map(|(kind, id, title, detail)| Hit { kind, id, title, detail }).collect())
 }
+
+// ================================================================ segments
+
+pub struct Segmented {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub last_purchase: NaiveDate,
+    pub purchases: rules::Purchases,
+    pub score: rules::Rfm,
+}
+
+pub struct Segments {
+    pub as_of: NaiveDate,
+    pub buyers: i64,
+    pub repeat_buyers: i64,
+    pub customers: Vec<Segmented>,
+}
+
+impl Segments {
+    /// Customers who ordered more than once in the window, over those who ordered.
+    pub fn repurchase_rate(&self) -> Option<Decimal> {
+        (self.buyers > 0).then(|| {
+            (Decimal::from(self.repeat_buyers) / Decimal::from(self.buyers))
+                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        })
+    }
+}
+
+/// RFM segments of the customers billed up to `as_of` (from `from`), and the repurchase rate
+/// of the customers who ordered in that window.
+pub async fn segments(
+    app: &AppState,
+    tenant: TenantId,
+    from: Option<NaiveDate>,
+    as_of: Option<NaiveDate>,
+) -> AppResult<Segments> {
+    let as_of = as_of.unwrap_or(app.now().date_naive());
+    if from.is_some_and(|f| f > as_of) {
+        return Err(AppError::field("from", "must not be after as_of"));
+    }
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let rows = store::purchases_by_customer(&tx, from, as_of).await?;
+    let (buyers, repeat_buyers) = store::repurchase(&tx, from, as_of).await?;
+    tx.commit().await?;
+    let purchases: Vec<rules::Purchases> = rows
+        .iter()
+        .map(|(id, _, _, last, n, amount)| rules::Purchases {
+            customer: *id,
+            days_since_last: (as_of - *last).num_days(),
+            count: *n,
+            amount: *amount,
+        })
+        .collect();
+    let scores = rules::rfm(&purchases);
+    let customers = rows
+        .into_iter()
+        .zip(purchases)
+        .zip(scores)
+        .map(|(((id, code, name, last, _, _), purchases), score)| Segmented {
+            id,
+            code,
+            name,
+            last_purchase: last,
+            purchases,
+            score,
+        })
+        .collect();
+    Ok(Segments { as_of, buyers, repeat_buyers, customers })
+}

@@ -1321,3 +1321,70 @@ pub async fn last_activity(tx: &TenantTx<'_>, customer: Uuid) -> AppResult<Optio
         .map(activity_from)
         .transpose()
 }
+
+// ---------------------------------------------------------------- segments
+
+/// Per customer billed in the window up to `to`: (id, code, name, last invoice date, invoices,
+/// billed less credited in base).
+pub async fn purchases_by_customer(
+    tx: &TenantTx<'_>,
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+) -> AppResult<Vec<(Uuid, String, String, NaiveDate, i64, Decimal)>> {
+    let backend = tx.conn().get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into(), date_str(to).into()];
+    let mut sql = format!(
+        "SELECT i.party_id, p.code, p.name, MAX(CASE WHEN NOT i.is_credit_note THEN i.invoice_date END) AS last,
+             SUM(CASE WHEN i.is_credit_note THEN 0 ELSE 1 END) AS n,
+             CAST(SUM(CASE WHEN i.is_credit_note THEN -i.gross_base ELSE i.gross_base END) AS BIGINT) AS amount
+         FROM invoices i JOIN parties p ON p.tenant_id = i.tenant_id AND p.id = i.party_id
+         WHERE i.tenant_id = {} AND i.side = 'receivable' AND i.status = 'posted' AND i.invoice_date <= {}",
+        ph(backend, 1),
+        ph(backend, 2)
+    );
+    if let Some(f) = from {
+        values.push(date_str(f).into());
+        sql.push_str(&format!(" AND i.invoice_date >= {}", ph(backend, 3)));
+    }
+    sql.push_str(" GROUP BY i.party_id, p.code, p.name");
+    let rows = tx.conn().query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let n: i64 = r.try_get::<Option<i64>>("", "n")?.unwrap_or(0);
+        let Some(last) = r.try_get::<Option<String>>("", "last")? else { continue };
+        if n == 0 {
+            continue;
+        }
+        out.push((
+            r.try_get("", "party_id")?,
+            r.try_get("", "code")?,
+            r.try_get("", "name")?,
+            parse_date(&last)?,
+            n,
+            money_from_db(r.try_get::<Option<i64>>("", "amount")?.unwrap_or(0)),
+        ));
+    }
+    Ok(out)
+}
+
+/// Customers with a confirmed or closed sales order dated in the window, and how many of them
+/// ordered more than once.
+pub async fn repurchase(tx: &TenantTx<'_>, from: Option<NaiveDate>, to: NaiveDate) -> AppResult<(i64, i64)> {
+    let backend = tx.conn().get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into(), date_str(to).into()];
+    let mut window = format!("order_date <= {}", ph(backend, 2));
+    if let Some(f) = from {
+        values.push(date_str(f).into());
+        window.push_str(&format!(" AND order_date >= {}", ph(backend, 3)));
+    }
+    let sql = format!(
+        "SELECT COUNT(*) AS buyers, SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS again FROM (
+             SELECT party_id, COUNT(*) AS n FROM trade_orders
+             WHERE tenant_id = {} AND side = 'sales' AND kind = 'order' AND status IN ('confirmed', 'closed') AND {window}
+             GROUP BY party_id) x",
+        ph(backend, 1)
+    );
+    let rows = tx.conn().query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let Some(r) = rows.first() else { return Ok((0, 0)) };
+    Ok((r.try_get("", "buyers")?, r.try_get::<Option<i64>>("", "again")?.unwrap_or(0)))
+}
