@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::receivables::{PartyInput, check_owner, next_number};
+use super::receivables::{PartyInput, check_owner, clean_tags as tags, next_number, optional as text};
 use super::{AppState, Change, Ctx, record};
 use crate::domain::crm::{self as rules, StageTotals};
 use crate::domain::ids::TenantId;
@@ -24,31 +24,6 @@ use crate::store::{Access, Page, TenantTx};
 
 fn stale(entity: &'static str, current: i64) -> AppError {
     AppError::StaleVersion { entity, current }
-}
-
-/// Trimmed text, or None when empty; a field error when too long.
-fn text(f: &mut Fields, field: &str, v: Option<String>, max: usize) -> Option<String> {
-    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())?;
-    if v.chars().count() > max {
-        f.push(field.to_owned(), format!("must be at most {max} characters"));
-    }
-    Some(v)
-}
-
-fn tags(f: &mut Fields, field: &str, list: Vec<String>) -> Vec<String> {
-    let mut clean: Vec<String> = Vec::new();
-    for (i, t) in list.into_iter().enumerate() {
-        let t = t.trim().to_lowercase();
-        if t.is_empty() || t.chars().count() > 40 {
-            f.push(format!("{field}[{i}]"), "must be 1 to 40 characters");
-        } else if !clean.contains(&t) {
-            clean.push(t);
-        }
-    }
-    if clean.len() > 20 {
-        f.push(field.to_owned(), "at most 20 tags");
-    }
-    clean
 }
 
 // ================================================================ assignment rules
@@ -1357,10 +1332,7 @@ pub struct Rate {
 impl Rate {
     pub fn rate(&self) -> Option<Decimal> {
         let n = self.won + self.lost;
-        (n > 0).then(|| {
-            (Decimal::from(self.won) / Decimal::from(n))
-                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-        })
+        (n > 0).then(|| rules::share(self.won, n))
     }
 }
 
@@ -1373,10 +1345,7 @@ pub struct LeadRate {
 
 impl LeadRate {
     pub fn rate(&self) -> Option<Decimal> {
-        (self.leads > 0).then(|| {
-            (Decimal::from(self.converted) / Decimal::from(self.leads))
-                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-        })
+        (self.leads > 0).then(|| rules::share(self.converted, self.leads))
     }
 }
 
@@ -1428,10 +1397,7 @@ pub struct Customer360 {
 impl Customer360 {
     /// Share of the distinct items bought that were bought again (in more than one order).
     pub fn repurchase_rate(&self) -> Option<Decimal> {
-        (self.facts.items_bought > 0).then(|| {
-            (Decimal::from(self.facts.items_rebought) / Decimal::from(self.facts.items_bought))
-                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-        })
+        (self.facts.items_bought > 0).then(|| rules::share(self.facts.items_rebought, self.facts.items_bought))
     }
 }
 
@@ -1540,10 +1506,7 @@ pub struct Segments {
 impl Segments {
     /// Customers who ordered more than once in the window, over those who ordered.
     pub fn repurchase_rate(&self) -> Option<Decimal> {
-        (self.buyers > 0).then(|| {
-            (Decimal::from(self.repeat_buyers) / Decimal::from(self.buyers))
-                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-        })
+        (self.buyers > 0).then(|| rules::share(self.repeat_buyers, self.buyers))
     }
 }
 

@@ -233,6 +233,32 @@ pub struct PartyInput {
     pub region: Option<Option<String>>,
 }
 
+/// Trimmed text, or None when empty; a field error when longer than `max` characters.
+pub(crate) fn optional(f: &mut Fields, field: &str, v: Option<String>, max: usize) -> Option<String> {
+    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())?;
+    if v.chars().count() > max {
+        f.push(field.to_owned(), format!("must be at most {max} characters"));
+    }
+    Some(v)
+}
+
+/// Tags lower-cased and without repeats: 1 to 40 characters each, at most 20.
+pub(crate) fn clean_tags(f: &mut Fields, field: &str, list: Vec<String>) -> Vec<String> {
+    let mut clean: Vec<String> = Vec::new();
+    for (i, t) in list.into_iter().enumerate() {
+        let t = t.trim().to_lowercase();
+        if t.is_empty() || t.chars().count() > 40 {
+            f.push(format!("{field}[{i}]"), "must be 1 to 40 characters");
+        } else if !clean.contains(&t) {
+            clean.push(t);
+        }
+    }
+    if clean.len() > 20 {
+        f.push(field.to_owned(), "at most 20 tags");
+    }
+    clean
+}
+
 /// Applies an input to a party, checking every field; all problems are reported at once.
 fn apply_party(p: &mut Party, input: PartyInput) -> AppResult<()> {
     let mut f = Fields::new();
@@ -246,13 +272,6 @@ fn apply_party(p: &mut Party, input: PartyInput) -> AppResult<()> {
     {
         p.name = n;
     }
-    let optional = |f: &mut Fields, field: &str, v: Option<String>, max: usize| -> Option<String> {
-        let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())?;
-        if v.chars().count() > max {
-            f.push(field.to_owned(), format!("must be at most {max} characters"));
-        }
-        Some(v)
-    };
     if let Some(v) = input.tax_id {
         p.tax_id = optional(&mut f, "tax_id", v, 40);
     }
@@ -290,19 +309,7 @@ fn apply_party(p: &mut Party, input: PartyInput) -> AppResult<()> {
         p.group = optional(&mut f, "group", g, 40);
     }
     if let Some(tags) = input.tags {
-        let mut clean: Vec<String> = Vec::new();
-        for (i, t) in tags.into_iter().enumerate() {
-            let t = t.trim().to_lowercase();
-            if t.is_empty() || t.chars().count() > 40 {
-                f.push(format!("tags[{i}]"), "must be 1 to 40 characters");
-            } else if !clean.contains(&t) {
-                clean.push(t);
-            }
-        }
-        if clean.len() > 20 {
-            f.push("tags", "at most 20 tags");
-        }
-        p.tags = clean;
+        p.tags = clean_tags(&mut f, "tags", tags);
     }
     if let Some(contacts) = input.contacts {
         if contacts.len() > 50 {

@@ -105,6 +105,14 @@ pub fn stage_move_error(status: &str, from: &Stage, to: &Stage) -> Option<String
     None
 }
 
+/// `part / whole` to 4 places, half away from zero (a rate shown to people); 0 when `whole` is.
+pub fn share(part: i64, whole: i64) -> Decimal {
+    if whole == 0 {
+        return Decimal::ZERO;
+    }
+    (Decimal::from(part) / Decimal::from(whole)).round_dp_with_strategy(4, HALF_UP)
+}
+
 /// One stage's running totals (kept with every move) and what the funnel shows for it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StageTotals {
@@ -122,8 +130,7 @@ pub struct StageTotals {
 impl StageTotals {
     /// Stage-to-stage conversion: the share of entries that went on, to 4 places.
     pub fn conversion(&self) -> Option<Decimal> {
-        (self.entered > 0)
-            .then(|| (Decimal::from(self.advanced) / Decimal::from(self.entered)).round_dp_with_strategy(4, HALF_UP))
+        (self.entered > 0).then(|| share(self.advanced, self.entered))
     }
 
     /// Average days in the stage over finished stays, to 2 places.

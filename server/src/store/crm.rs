@@ -13,16 +13,9 @@ use super::entities::{
     activities, lead_assignment_rules, leads, opportunities, opportunity_stage_visits, pipeline_stages,
 };
 use super::scaled::{money_from_db, money_to_db, rate_from_db, rate_to_db};
-use super::{Page, TenantTx, date_str, parse_date};
+use super::{Page, TenantTx, date_str, parse_date, ph};
 use crate::domain::crm::{AssignmentRule, RuleKind, Stage, StageTotals};
 use crate::error::{AppError, AppResult};
-
-fn ph(backend: sea_orm::DbBackend, n: usize) -> String {
-    match backend {
-        sea_orm::DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    }
-}
 
 fn json_list(s: &str) -> AppResult<Vec<String>> {
     serde_json::from_str(s).map_err(AppError::internal)

@@ -258,6 +258,14 @@ impl Store {
 }
 
 /// Dates are stored as `YYYY-MM-DD` text on both backends (they sort and compare as text).
+/// Positional placeholder `n` (1-based) for the backend, for raw SQL.
+pub(crate) fn ph(backend: sea_orm::DbBackend, n: usize) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
 pub(crate) fn date_str(d: chrono::NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }

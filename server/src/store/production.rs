@@ -18,20 +18,12 @@ use super::entities::{
 };
 use super::scaled::{money_from_db, money_to_db, rate_from_db, rate_to_db};
 use super::stock::{qty_from_db, qty_to_db};
-use super::{Page, TenantTx, date_str, is_unique_violation, parse_date};
+use super::{Page, TenantTx, date_str, is_unique_violation, parse_date, ph};
 use crate::domain::bom::IssueMethod;
 use crate::error::{AppError, AppResult};
 
 fn opt_date(s: Option<String>) -> AppResult<Option<NaiveDate>> {
     s.as_deref().map(parse_date).transpose()
-}
-
-/// Positional placeholder `n` (1-based) for the backend.
-fn ph(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    }
 }
 
 // ---------------------------------------------------------------- settings
