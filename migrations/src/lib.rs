@@ -20,6 +20,7 @@ mod m20261129_000009_events;
 mod m20261130_000010_production;
 mod m20261201_000011_mrp_suggestion_keys;
 mod m20261202_000012_crm;
+mod m20261203_000013_ticket_clock;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_production::Migration),
             Box::new(m20261201_000011_mrp_suggestion_keys::Migration),
             Box::new(m20261202_000012_crm::Migration),
+            Box::new(m20261203_000013_ticket_clock::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ mod plugin_runtime;
 mod plugins;
 mod production;
 mod receivables;
+mod service;
 mod statements;
 mod stock;
 mod stock_properties;

@@ -1140,6 +1140,11 @@ pub struct Customer360View {
     pub open_opportunities: Vec<OpportunityView>,
     pub open_quotations: Vec<OrderBrief>,
     pub recent_orders: Vec<OrderBrief>,
+    /// Service tickets not yet resolved, oldest first (up to 20).
+    pub open_tickets: Vec<super::service::TicketView>,
+    /// Survey answers after deliveries and tickets, and their average score (2 places).
+    pub survey_responses: i64,
+    pub satisfaction: Option<String>,
 }
 
 fn brief(o: crate::store::trade::Order) -> OrderBrief {
@@ -1165,6 +1170,7 @@ pub async fn customer_360(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let c = app::customer_360(&app, auth.tenant_id(), *id).await?;
+    let now = app.now();
     let repurchase_rate = c.repurchase_rate().map(|r| format!("{r:.4}"));
     let credit_available = c.customer.credit_limit.map(|l| format!("{:.2}", l - c.ar_balance - c.unbilled_orders));
     Ok(HttpResponse::Ok().json(Customer360View {
@@ -1189,6 +1195,9 @@ pub async fn customer_360(
         open_opportunities: c.open_opportunities.into_iter().map(|o| opportunity_view(o, Vec::new())).collect(),
         open_quotations: c.open_quotations.into_iter().map(brief).collect(),
         recent_orders: c.recent_orders.into_iter().map(brief).collect(),
+        open_tickets: c.open_tickets.into_iter().map(|t| super::service::ticket_view(t, None, now)).collect(),
+        survey_responses: c.survey_responses,
+        satisfaction: c.satisfaction.map(|s| format!("{s:.2}")),
         customer: c.customer.into(),
     }))
 }

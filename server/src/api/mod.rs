@@ -15,6 +15,7 @@ pub mod plugins;
 pub mod problem;
 pub mod production;
 pub mod receivables;
+pub mod service;
 pub mod statements;
 pub mod stock;
 pub mod trade;
@@ -253,6 +254,23 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crm::customer_360)
         .service(crm::crm_search)
         .service(crm::customer_segments)
+        .service(service::get_slas)
+        .service(service::put_slas)
+        .service(service::create_ticket)
+        .service(service::list_tickets)
+        .service(service::get_ticket)
+        .service(service::update_ticket)
+        .service(service::add_note)
+        .service(service::start_ticket)
+        .service(service::wait_ticket)
+        .service(service::resolve_ticket)
+        .service(service::close_ticket)
+        .service(service::reopen_ticket)
+        .service(service::create_survey)
+        .service(service::list_surveys)
+        .service(service::get_survey)
+        .service(service::satisfaction)
+        .service(service::service_desk)
         .service(production::get_production_settings)
         .service(production::set_production_settings)
         .service(production::get_item_planning)

@@ -1392,6 +1392,11 @@ pub struct Customer360 {
     pub open_opportunities: Vec<Opportunity>,
     pub open_quotations: Vec<crate::store::trade::Order>,
     pub recent_orders: Vec<crate::store::trade::Order>,
+    /// Service tickets not yet resolved, oldest first.
+    pub open_tickets: Vec<crate::store::service::Ticket>,
+    pub survey_responses: i64,
+    /// The average survey score, to 2 places.
+    pub satisfaction: Option<Decimal>,
 }
 
 impl Customer360 {
@@ -1440,6 +1445,7 @@ pub async fn customer_360(app: &AppState, tenant: TenantId, id: Uuid) -> AppResu
         &ten,
     )
     .await?;
+    let (open_tickets, survey_responses, satisfaction) = super::service::customer_service(&tx, id).await?;
     tx.commit().await?;
     let mut recent_activities = recent_activities;
     recent_activities.truncate(10);
@@ -1456,6 +1462,9 @@ pub async fn customer_360(app: &AppState, tenant: TenantId, id: Uuid) -> AppResu
         open_opportunities,
         open_quotations,
         recent_orders,
+        open_tickets,
+        survey_responses,
+        satisfaction,
     })
 }
 

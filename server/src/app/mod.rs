@@ -17,6 +17,7 @@ pub mod production;
 pub mod purchasing;
 pub mod receivables;
 pub mod sales;
+pub mod service;
 pub mod sessions;
 pub mod signup;
 pub mod statements;

@@ -1,8 +1,7 @@
 //! CRM rules that take values and return values: the keys leads are de-duplicated on, lead
-//! assignment, lead and opportunity state moves, the funnel's figures from stage totals, ticket
-//! SLA flags, and RFM segments.
+//! assignment, lead and opportunity state moves, the funnel's figures from stage totals, and RFM
+//! segments.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
@@ -10,7 +9,6 @@ const HALF_UP: RoundingStrategy = RoundingStrategy::MidpointAwayFromZero;
 
 pub const LEAD_SOURCES: [&str; 6] = ["website", "phone", "referral", "trade_show", "import", "other"];
 pub const ACTIVITY_KINDS: [&str; 5] = ["call", "visit", "email", "meeting", "note"];
-pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
 
 /// The key an email is matched on: trimmed and lower-cased; None when it holds no `@`.
 pub fn email_key(email: &str) -> Option<String> {
@@ -139,12 +137,6 @@ impl StageTotals {
             (Decimal::from(self.stay_seconds) / Decimal::from(self.stays * 86_400)).round_dp_with_strategy(2, HALF_UP)
         })
     }
-}
-
-/// The SLA flags of a ticket at `now`: a target is breached when it was met late, or is still
-/// unmet and past due.
-pub fn sla_breached(due: DateTime<Utc>, met: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    met.unwrap_or(now) > due
 }
 
 /// What a customer bought, for RFM.
@@ -296,14 +288,5 @@ mod tests {
             ]
         );
         assert!(rfm(&[]).is_empty());
-    }
-
-    #[test]
-    fn an_sla_is_breached_when_met_late_or_still_open_past_due() {
-        let t = |h: i64| DateTime::<Utc>::from_timestamp(h * 3600, 0).unwrap();
-        assert!(!sla_breached(t(4), Some(t(3)), t(10)));
-        assert!(sla_breached(t(4), Some(t(5)), t(5)));
-        assert!(sla_breached(t(4), None, t(5)));
-        assert!(!sla_breached(t(4), None, t(3)));
     }
 }

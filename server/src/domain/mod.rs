@@ -11,6 +11,7 @@ pub mod ids;
 pub mod ledger;
 pub mod mrp;
 pub mod receivables;
+pub mod service;
 pub mod statements;
 pub mod stock;
 pub mod subscription;

@@ -1154,12 +1154,18 @@ fn digits_only(c: impl sea_orm::sea_query::IntoColumnRef) -> sea_orm::sea_query:
     e
 }
 
+/// A LIKE pattern for text containing `q`, lower-cased, with `%`, `_` and `\\` in it matched
+/// literally (compare it with a lower-cased column).
+pub(crate) fn contains_pattern(q: &str) -> sea_orm::sea_query::LikeExpr {
+    let like = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    sea_orm::sea_query::LikeExpr::new(like).escape('\\')
+}
+
 /// Search hits: (kind, id, title, detail). Matching is case-insensitive on names, codes,
 /// numbers, emails and tags, and on the digits of phone numbers.
 pub async fn search(tx: &TenantTx<'_>, q: &str, limit: u64) -> AppResult<Vec<(&'static str, Uuid, String, String)>> {
     use sea_orm::sea_query::{Expr, Func};
-    let like = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let like = sea_orm::sea_query::LikeExpr::new(like).escape('\\');
+    let like = contains_pattern(q);
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
     let digits_like = (digits.len() >= 4).then(|| format!("%{digits}%"));
     let lower = |c: sea_orm::sea_query::SimpleExpr| Expr::expr(Func::lower(c));

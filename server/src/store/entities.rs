@@ -1816,3 +1816,104 @@ pub mod activities {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod ticket_slas {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ticket_slas")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub priority: String,
+        pub response_minutes: i32,
+        pub resolution_minutes: i32,
+        pub updated_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tickets {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tickets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub number: String,
+        pub customer_id: Uuid,
+        pub order_id: Option<Uuid>,
+        pub item_id: Option<Uuid>,
+        pub subject: String,
+        pub description: String,
+        pub priority: String,
+        pub status: String,
+        pub assignee_id: Option<Uuid>,
+        pub response_due_at: DateTimeUtc,
+        pub resolution_due_at: DateTimeUtc,
+        pub first_response_at: Option<DateTimeUtc>,
+        pub resolved_at: Option<DateTimeUtc>,
+        pub closed_at: Option<DateTimeUtc>,
+        pub waiting_since: Option<DateTimeUtc>,
+        pub paused_seconds: i64,
+        pub close_reason: Option<String>,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i64,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod ticket_notes {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ticket_notes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ticket_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i32,
+        pub visibility: String,
+        pub body: String,
+        pub author_id: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod surveys {
+    use sea_orm::entity::prelude::*;
+
+    #[sea_orm::model]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "surveys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub customer_id: Uuid,
+        pub shipment_id: Option<Uuid>,
+        pub ticket_id: Option<Uuid>,
+        pub score: i32,
+        pub comment: String,
+        pub responded_at: DateTimeUtc,
+        pub created_by: Option<Uuid>,
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

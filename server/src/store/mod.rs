@@ -19,6 +19,7 @@ pub mod receivables;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod scaled;
+pub mod service;
 pub mod stock;
 pub mod tenants;
 pub mod trade;
