@@ -178,6 +178,11 @@ async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
             "allocations": [{"invoice_id": id(&inv), "amount": gross}]})).await;
         let paid = app.get(&format!("/api/v1/sales-invoices/{}", id(&inv)), &t.token).await;
         assert_eq!(paid.body["open_amount"], "0.00", "{:?}", paid.body);
+        // The customer rates the delivery.
+        created(&app, &t.token, "/api/v1/surveys", json!({"shipment_id": id(&dn), "score": 4, "comment": "On time"})).await;
+        let sat = app.get("/api/v1/reports/satisfaction", &alice_token).await;
+        assert_eq!((sat.body["total"]["after_deliveries"]["responses"].as_i64(), sat.body["total"]["after_deliveries"]["average"].as_str()),
+            (Some(1), Some("4.00")), "{:?}", sat.body);
 
         // Another opportunity stays open in qualification.
         let qualification = stage(&app, &t.token, "qualification").await;
@@ -218,6 +223,8 @@ async fn a_lead_becomes_a_customer_an_opportunity_and_a_paid_order() {
         assert_eq!(b["recent_activities"].as_array().unwrap().len(), 2);
         assert_eq!((b["open_opportunities"].as_array().unwrap().len(), b["recent_orders"].as_array().unwrap().len()), (0, 1));
         assert_eq!(b["customer"]["code"], "C-EAST");
+        assert_eq!((b["survey_responses"].as_i64(), b["satisfaction"].as_str(), b["open_tickets"].as_array().map(Vec::len)),
+            (Some(1), Some("4.00"), Some(0)));
 
         // Segments: one buyer, billed once, not yet a repeat customer.
         let seg = app.get("/api/v1/reports/customer-segments", &t.token).await;

@@ -258,11 +258,16 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
             client.get(format!("{url}/api/v1/reports/sales-funnel")).bearer_auth(&token).send().await?.json().await?;
         let leads: serde_json::Value =
             client.get(format!("{url}/api/v1/leads")).bearer_auth(&token).send().await?.json().await?;
-        Ok::<_, reqwest::Error>((users, books, drafts, plugins, boms, production, funnel, leads))
+        let tickets: serde_json::Value =
+            client.get(format!("{url}/api/v1/tickets")).bearer_auth(&token).send().await?.json().await?;
+        Ok::<_, reqwest::Error>((users, books, drafts, plugins, boms, production, funnel, leads, tickets))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (users, books, drafts, plugins, boms, production, funnel, leads) = result.unwrap();
+    let (users, books, drafts, plugins, boms, production, funnel, leads, tickets) = result.unwrap();
+    let ticket_states: Vec<&str> =
+        tickets["data"].as_array().unwrap().iter().filter_map(|t| t["status"].as_str()).collect();
+    assert_eq!(ticket_states, vec!["open", "closed", "in_progress"], "the demo company serves customers: {tickets}");
     let statuses: Vec<&str> = leads["data"].as_array().unwrap().iter().filter_map(|l| l["status"].as_str()).collect();
     assert_eq!(statuses, vec!["lost", "contacted", "new"], "the demo company has leads: {leads}");
     assert_eq!(

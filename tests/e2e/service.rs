@@ -75,8 +75,6 @@ async fn tickets_run_against_their_targets_and_customers_rate_the_service() {
             fields,
             ["targets", "targets[0].response_minutes", "targets[1].priority", "targets[1].response_minutes"]
         );
-        let unchanged = app.get("/api/v1/ticket-slas", &t.token).await;
-        assert_eq!(unchanged.body, slas.body, "a refused replacement writes nothing");
         assert_eq!(put(&t.token, targets).await.status, StatusCode::OK);
 
         // A customer with a delivered order.
@@ -391,6 +389,133 @@ async fn tickets_run_against_their_targets_and_customers_rate_the_service() {
         let denied = app.post("/api/v1/tickets", &viewer, json!({"customer_id": customer, "subject": "V"})).await;
         assert_eq!(denied.status, StatusCode::FORBIDDEN);
         assert_eq!(app.get("/api/v1/tickets", &viewer).await.status, StatusCode::OK, "a viewer reads");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wait_stops_the_resolution_clock_and_a_judged_target_stays_judged() {
+    on_each_backend(async |app| {
+        let t = app.signup("Clock Co").await;
+        let customer = id(&created(&app, &t.token, "/api/v1/customers", json!({"code": "C-1", "name": "One"})).await);
+        // Defaults: urgent answers in 60 minutes and resolves in 480.
+        let open = async |subject: &str| {
+            let tk = created(
+                &app,
+                &t.token,
+                "/api/v1/tickets",
+                json!({"customer_id": customer, "subject": subject, "priority": "urgent"}),
+            )
+            .await;
+            created(
+                &app,
+                &t.token,
+                &format!("/api/v1/tickets/{}/notes", id(&tk)),
+                json!({"visibility": "customer", "body": "On it"}),
+            )
+            .await;
+            tk
+        };
+        let early = open("Waits before its due time").await;
+        let late = open("Waits after its due time").await;
+        let lowered = created(
+            &app,
+            &t.token,
+            "/api/v1/tickets",
+            json!({"customer_id": customer, "subject": "Nobody answers", "priority": "urgent"}),
+        )
+        .await;
+        let misplaced =
+            app.post(&format!("/api/v1/tickets/{}/start", id(&early)), &t.token, json!({"note": "x"})).await;
+        assert_eq!((misplaced.status, misplaced.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["note".to_owned()]));
+        let reason = app.post(&format!("/api/v1/tickets/{}/wait", id(&early)), &t.token, json!({"reason": "x"})).await;
+        assert_eq!((reason.status, reason.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["reason".to_owned()]));
+        let asked = ok(
+            &app,
+            &t.token,
+            &format!("/api/v1/tickets/{}/wait", id(&early)),
+            json!({"note": "Which floor is it on?"}),
+        )
+        .await;
+        assert_eq!(asked["status"], "waiting");
+
+        // Ten hours on: the one waiting since before its due time is on time; the other went
+        // past due at 480 minutes and then began to wait, which does not excuse it.
+        app.advance(Duration::hours(10));
+        let t = Tenant {
+            token: app.login(&t.slug, &t.email, PASSWORD).await.body["access_token"].as_str().unwrap().to_owned(),
+            ..t.clone()
+        };
+        let waited = ok(&app, &t.token, &format!("/api/v1/tickets/{}/wait", id(&late)), json!({})).await;
+        assert_eq!(waited["resolution_breached"], true);
+        assert_eq!(
+            app.get(&format!("/api/v1/tickets/{}", id(&early)), &t.token).await.body["resolution_breached"],
+            false
+        );
+        let mut breached = numbers(&app, &t.token, "/api/v1/tickets?breached=true").await;
+        breached.sort();
+        let mut expected =
+            vec![late["number"].as_str().unwrap().to_owned(), lowered["number"].as_str().unwrap().to_owned()];
+        expected.sort();
+        assert_eq!(breached, expected, "the list filter judges as each ticket does");
+
+        // Lowering the priority of a ticket already past its targets: the response still due is
+        // set again from the new priority; a breach that was judged stays.
+        let got = app.get(&format!("/api/v1/tickets/{}", id(&lowered)), &t.token).await;
+        let low = app
+            .patch(
+                &format!("/api/v1/tickets/{}", id(&lowered)),
+                &t.token,
+                got.header("etag").unwrap(),
+                json!({"priority": "low"}),
+            )
+            .await;
+        assert_eq!(low.status, StatusCode::OK, "{:?}", low.body);
+        assert_eq!(
+            (minutes(&low.body, "created_at", "response_due_at"), low.body["response_breached"].as_bool()),
+            (1440, Some(false))
+        );
+        let answered = created(
+            &app,
+            &t.token,
+            &format!("/api/v1/tickets/{}/notes", id(&lowered)),
+            json!({"visibility": "customer", "body": "Sorry"}),
+        )
+        .await;
+        let etag =
+            app.get(&format!("/api/v1/tickets/{}", id(&lowered)), &t.token).await.header("etag").unwrap().to_owned();
+        assert_eq!(answered["response_breached"], false);
+        let urgent_again = app
+            .patch(&format!("/api/v1/tickets/{}", id(&lowered)), &t.token, &etag, json!({"priority": "urgent"}))
+            .await;
+        assert_eq!(
+            minutes(&urgent_again.body, "created_at", "response_due_at"),
+            1440,
+            "the answer was judged against its target then"
+        );
+
+        // A ticket closed as a duplicate has nothing to rate; another tenant's ticket is not there.
+        let dup =
+            ok(&app, &t.token, &format!("/api/v1/tickets/{}/close", id(&late)), json!({"reason": "duplicate"})).await;
+        assert_eq!(dup["status"], "closed");
+        let rate = app.post("/api/v1/surveys", &t.token, json!({"ticket_id": id(&late), "score": 3})).await;
+        assert_eq!((rate.status, rate.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["ticket_id".to_owned()]));
+        let resolved = ok(&app, &t.token, &format!("/api/v1/tickets/{}/resolve", id(&early)), json!({})).await;
+        let before = (at(&resolved, "resolved_at") - Duration::minutes(5)).to_rfc3339();
+        let early_answer = app
+            .post("/api/v1/surveys", &t.token, json!({"ticket_id": id(&early), "score": 3, "responded_at": before}))
+            .await;
+        assert_eq!(
+            (early_answer.status, early_answer.fields()),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec!["responded_at".to_owned()])
+        );
+        let other = app.signup("Other Clock").await;
+        let foreign = app.post("/api/v1/surveys", &other.token, json!({"ticket_id": id(&early), "score": 5})).await;
+        assert_eq!(
+            (foreign.status, foreign.fields()),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec!["ticket_id".to_owned()])
+        );
+        assert_eq!(app.get("/api/v1/surveys", &t.token).await.body["data"], json!([]), "nothing written");
     })
     .await;
 }

@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::store::crm::{
     Activity, ActivityFilter, Lead, LeadFilter, Opportunity, OpportunityFilter, PipelineStage, Rule, Visit,
 };
-use crate::store::retrying;
+use crate::store::{day_after, day_start, retrying};
 
 // ================================================================ assignment rules
 
@@ -961,10 +961,6 @@ pub struct FunnelView {
     pub weighted_amount: String,
 }
 
-fn day_start(d: NaiveDate) -> DateTime<Utc> {
-    d.and_time(chrono::NaiveTime::MIN).and_utc()
-}
-
 /// The sales funnel per stage: open count and amount, weighted amount, stage-to-stage
 /// conversion and average days in stage.
 #[utoipa::path(tag = "crm", operation_id = "sales_funnel", params(FunnelQuery), responses((status = 200, body = FunnelView)))]
@@ -977,7 +973,7 @@ pub async fn sales_funnel(
     let scope = crate::store::crm::ReportScope {
         owner_id: q.owner_id,
         from: q.from.map(day_start),
-        to: q.to.map(|d| day_start(d + chrono::Days::new(1))),
+        to: q.to.and_then(day_after),
     };
     let rows = retrying(|| app::funnel(&app, auth.tenant_id(), scope.clone())).await?;
     let (mut n, mut amount, mut weighted) = (0, rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO);
@@ -1057,13 +1053,7 @@ pub async fn crm_performance(
     auth: Authorized<CrmRead>,
     q: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let p = app::performance(
-        &app,
-        auth.tenant_id(),
-        q.from.map(day_start),
-        q.to.map(|d| day_start(d + chrono::Days::new(1))),
-    )
-    .await?;
+    let p = app::performance(&app, auth.tenant_id(), q.from.map(day_start), q.to.and_then(day_after)).await?;
     let rate = |r: app::Rate| WinRateView {
         win_rate: r.rate().map(|x| format!("{x:.4}")),
         key: r.key,

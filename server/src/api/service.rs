@@ -64,7 +64,7 @@ pub async fn put_slas(
     auth: Authorized<CrmApprove>,
     body: ApiJson<SlasBody>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body
+    let input: Vec<app::SlaInput> = body
         .0
         .targets
         .into_iter()
@@ -74,7 +74,8 @@ pub async fn put_slas(
             resolution_minutes: t.resolution_minutes,
         })
         .collect();
-    let rows = app::put_slas(&app, &auth.ctx(), input).await?;
+    let ctx = auth.ctx();
+    let rows = retrying(|| app::put_slas(&app, &ctx, input.clone())).await?;
     Ok(HttpResponse::Ok().json(ListResponse { data: rows.into_iter().map(sla_view).collect(), next_cursor: None }))
 }
 
@@ -207,7 +208,8 @@ pub async fn create_ticket(
         priority: b.priority,
         assignee_id: Some(b.assignee_id),
     };
-    let t = app::create_ticket(&app, &auth.ctx(), input).await?;
+    let ctx = auth.ctx();
+    let t = retrying(|| app::create_ticket(&app, &ctx, input.clone())).await?;
     Ok(ticket_response(&app, StatusCode::CREATED, t, Some(Vec::new())))
 }
 
@@ -252,7 +254,8 @@ pub async fn update_ticket(
         priority: b.priority,
         assignee_id: b.assignee_id,
     };
-    let t = app::update_ticket(&app, &auth.ctx(), *id, if_match.0, input).await?;
+    let ctx = auth.ctx();
+    let t = retrying(|| app::update_ticket(&app, &ctx, *id, if_match.0, input.clone())).await?;
     Ok(ticket_response(&app, StatusCode::OK, t, None))
 }
 
@@ -346,10 +349,10 @@ pub async fn add_note(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TicketActionBody {
-    /// Resolve: the answer to the customer, added as a customer-visible note (required when
-    /// the customer has had no answer yet).
+    /// Resolve or wait: what the customer is told, added as a customer-visible note (on
+    /// resolve, required when the customer has had no answer yet). Refused on other actions.
     pub note: Option<String>,
-    /// Close before resolving: why (a duplicate, spam).
+    /// Close before resolving: why (a duplicate, spam). Refused on other actions.
     pub reason: Option<String>,
 }
 
@@ -496,7 +499,8 @@ pub async fn create_survey(
         comment: b.comment,
         responded_at: b.responded_at,
     };
-    let s = app::create_survey(&app, &auth.ctx(), input).await?;
+    let ctx = auth.ctx();
+    let s = retrying(|| app::create_survey(&app, &ctx, input.clone())).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/surveys/{}", s.id)))
         .json(SurveyView::from(s)))

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::receivables::{PartyInput, check_owner, clean_tags as tags, next_number, optional as text};
-use super::{AppState, Change, Ctx, record};
+use super::{AppState, Change, Ctx, record, stale};
 use crate::domain::crm::{self as rules, StageTotals};
 use crate::domain::ids::TenantId;
 use crate::domain::receivables::Side;
@@ -21,10 +21,6 @@ use crate::store::crm::{
 };
 use crate::store::receivables::{Contact, Party};
 use crate::store::{Access, Page, TenantTx};
-
-fn stale(entity: &'static str, current: i64) -> AppError {
-    AppError::StaleVersion { entity, current }
-}
 
 // ================================================================ assignment rules
 
@@ -1184,10 +1180,8 @@ pub async fn log_activity(app: &AppState, ctx: &Ctx, input: ActivityInput) -> Ap
     f.finish()?;
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let mut customer = input.customer_id;
-    if let Some(c) = customer
-        && crate::store::receivables::get_party(&tx, Side::Receivable, c).await?.is_none()
-    {
-        return Err(AppError::field("customer_id", "no such customer"));
+    if let Some(c) = customer {
+        super::receivables::check_customer(&tx, c, "customer_id").await?;
     }
     if let Some(l) = input.lead_id {
         let lead = store::get_lead(&tx, l, false).await?.ok_or_else(|| AppError::field("lead_id", "no such lead"))?;

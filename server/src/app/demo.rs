@@ -269,9 +269,10 @@ async fn seed_receivables(
     let items = seed_inventory(app, ctx, day, id).await?;
     let (warehouse, desk) = (items.warehouse, items.desk);
     let customer = mall.id;
-    seed_trade(app, ctx, day, [retail, mall, export, parts], items).await?;
+    let delivered = seed_trade(app, ctx, day, [retail, mall, export, parts], items).await?;
     seed_production(app, ctx, day, warehouse, desk).await?;
     seed_crm(app, ctx, customer).await?;
+    seed_service(app, ctx, &delivered).await?;
     seed_plugins(app, ctx).await
 }
 
@@ -359,6 +360,82 @@ async fn seed_crm(app: &AppState, ctx: &super::Ctx, customer: uuid::Uuid) -> App
     }
     let w = crm::create_opportunity(app, ctx, opp("Meeting room chairs", "6000", 10)?).await?;
     crm::close_opportunity(app, ctx, w.id, true, Some("best delivery date".into())).await?;
+    Ok(())
+}
+
+/// The service desk: the partly delivered order has a ticket in progress with an internal and
+/// a customer-visible note, and one resolved, closed and rated; a new ticket waits for someone
+/// to take it; the customer rated the delivery.
+async fn seed_service(app: &AppState, ctx: &super::Ctx, d: &Delivered) -> AppResult<()> {
+    use super::service::{self, ActionInput, SurveyInput, TicketInput};
+    use crate::domain::service::Action;
+    let tx = app.store.begin(ctx.principal.tenant, Access::Read).await?;
+    let rep = users::find_by_email(&tx, "sales@demo.meridian.test").await?.map(|u| u.id.0);
+    tx.commit().await?;
+    let ticket = |subject: &str, description: &str, priority: &str, assignee: Option<uuid::Uuid>| TicketInput {
+        customer_id: Some(d.customer),
+        order_id: Some(Some(d.order)),
+        subject: Some(subject.into()),
+        description: Some(description.into()),
+        priority: Some(priority.into()),
+        assignee_id: Some(assignee),
+        ..TicketInput::default()
+    };
+    let none = || ActionInput { note: None, reason: None };
+    let squeak = service::create_ticket(
+        app,
+        ctx,
+        ticket("办公椅扶手异响 Armrest squeaks", "Two of the six chairs delivered squeak when leaned on", "high", rep),
+    )
+    .await?;
+    service::add_note(app, ctx, squeak.id, "internal", "Same batch as the return from Hangzhou last month?").await?;
+    service::add_note(app, ctx, squeak.id, "customer", "Sorry about that: a technician will call you tomorrow.")
+        .await?;
+    service::act(app, ctx, squeak.id, Action::Start, none()).await?;
+    let manual = service::create_ticket(
+        app,
+        ctx,
+        ticket("安装说明 Assembly manual", "Asks for the assembly manual as a PDF", "low", rep),
+    )
+    .await?;
+    service::act(
+        app,
+        ctx,
+        manual.id,
+        Action::Resolve,
+        ActionInput { note: Some("The PDF is attached to this reply.".into()), reason: None },
+    )
+    .await?;
+    service::act(app, ctx, manual.id, Action::Close, none()).await?;
+    service::create_survey(
+        app,
+        ctx,
+        SurveyInput { shipment_id: None, ticket_id: Some(manual.id), score: 4, comment: None, responded_at: None },
+    )
+    .await?;
+    service::create_survey(
+        app,
+        ctx,
+        SurveyInput {
+            shipment_id: Some(d.delivery),
+            ticket_id: None,
+            score: 5,
+            comment: Some("Delivered on time, well packed".into()),
+            responded_at: None,
+        },
+    )
+    .await?;
+    service::create_ticket(
+        app,
+        ctx,
+        ticket(
+            "发票抬头更正 Invoice title correction",
+            "The invoice title should read 杭州零售有限公司",
+            "normal",
+            None,
+        ),
+    )
+    .await?;
     Ok(())
 }
 
@@ -773,7 +850,7 @@ async fn seed_trade(
     day: &dyn Fn(u32, u32) -> chrono::NaiveDate,
     parties: [crate::store::receivables::Party; 4],
     items: DemoItems,
-) -> AppResult<()> {
+) -> AppResult<Delivered> {
     use super::purchasing::{self, MatchLineInput, MatchedInvoiceInput, ReceiptInput, ReceiptLineInput};
     use super::receivables::{PartyInput, tax_codes, update_party};
     use super::sales::{self, DeliveryInput, DeliveryLineInput, InvoiceDeliveriesInput};
@@ -1025,5 +1102,12 @@ async fn seed_trade(
         },
     )
     .await?;
-    Ok(())
+    Ok(Delivered { customer: retail.id, order: so.id, delivery: dn.0.id })
+}
+
+/// The sales order the demo delivered in part, for the service desk to talk about.
+struct Delivered {
+    customer: uuid::Uuid,
+    order: uuid::Uuid,
+    delivery: uuid::Uuid,
 }

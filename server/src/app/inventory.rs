@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::receivables::{document_entry, mapped, mapping, post_document_entry};
 use super::stock_posting::{self as engine, Movement, Source, qty};
-use super::{AppState, Change, Ctx, record};
+use super::{AppState, Change, Ctx, record, stale};
 use crate::domain::ids::TenantId;
 use crate::domain::ledger::{Dimensions, EntryLine, minor_unit_digits};
 use crate::domain::stock::{self as rules, Method};
@@ -28,10 +28,6 @@ pub const IMPORT_ROWS_MAX: usize = 20_000;
 
 fn errs(errors: Vec<FieldError>) -> AppResult<()> {
     if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
-}
-
-fn stale(entity: &'static str, current: i64) -> AppError {
-    AppError::StaleVersion { entity, current }
 }
 
 // ================================================================ settings

@@ -22,10 +22,10 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
 use super::inventory::{release_in, reserve_in};
-use super::production::{check_quantity, effective_bills, q4, stale, today};
+use super::production::{check_quantity, effective_bills, q4, today};
 use super::receivables::{document_entry, mapped, mapping, next_number, post_document_entry};
 use super::stock_posting::{Movement, Source, post_movements};
-use super::{AppState, Change, Ctx, record};
+use super::{AppState, Change, Ctx, record, stale};
 use crate::domain::bom::{self as rules, Bill, IssueMethod};
 use crate::domain::ids::TenantId;
 use crate::domain::ledger::{Dimensions, EntryLine, minor_unit_digits};

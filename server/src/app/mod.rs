@@ -102,6 +102,11 @@ impl AppState {
     }
 }
 
+/// Someone saved the record first: the version the caller holds is `current` no longer.
+pub(crate) fn stale(entity: &'static str, current: i64) -> AppError {
+    AppError::StaleVersion { entity, current }
+}
+
 /// Who asked and from where: what an audit row records besides the change itself.
 #[derive(Clone, Debug)]
 pub struct Ctx {

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
-use super::{AppState, Change, Ctx, record};
+use super::{AppState, Change, Ctx, record, stale};
 use crate::domain::bom::{self as rules, Bill, IssueMethod, Overhead};
 use crate::domain::ids::TenantId;
 use crate::domain::stock::is_stocked;
@@ -16,10 +16,6 @@ use crate::error::{AppError, AppResult, Fields};
 use crate::store::production::{self as store, Bom, BomFilter, BomLine, Forecast, Planning, ProductionSettings};
 use crate::store::stock::{self as stock_store, Item};
 use crate::store::{Access, Page, TenantTx};
-
-pub(crate) fn stale(entity: &'static str, current: i64) -> AppError {
-    AppError::StaleVersion { entity, current }
-}
 
 pub(crate) fn q4(d: Decimal) -> String {
     d.normalize().to_string()

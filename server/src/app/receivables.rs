@@ -350,6 +350,14 @@ fn apply_party(p: &mut Party, input: PartyInput) -> AppResult<()> {
 }
 
 /// An owner (of a customer, lead, opportunity or ticket) must be an active user of the tenant.
+/// The customer a document names, which must be one of this tenant's (another tenant's is
+/// invisible here, so it is "no such customer" too).
+pub(crate) async fn check_customer(tx: &TenantTx<'_>, id: Uuid, field: &str) -> AppResult<Party> {
+    crate::store::receivables::get_party(tx, Side::Receivable, id)
+        .await?
+        .ok_or_else(|| AppError::field(field, "no such customer"))
+}
+
 pub(crate) async fn check_owner(tx: &TenantTx<'_>, owner: Option<Uuid>, field: &str) -> AppResult<()> {
     let Some(id) = owner else { return Ok(()) };
     match crate::store::users::get(tx, crate::domain::ids::UserId(id)).await? {

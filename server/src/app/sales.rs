@@ -428,9 +428,7 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
     }
     let reference = check_text(&mut f, "reference", input.reference, 100);
     let memo = check_text(&mut f, "memo", input.memo, 500).unwrap_or_default();
-    let party = parties::get_party(&tx, Side::Receivable, input.customer_id)
-        .await?
-        .ok_or_else(|| AppError::field("customer_id", "no such customer"))?;
+    let party = super::receivables::check_customer(&tx, input.customer_id, "customer_id").await?;
     let order_ids: Vec<Uuid> = input.lines.iter().map(|l| l.order_id).collect();
     let mut orders = store::orders_with_lines(&tx, &order_ids, true).await?;
     let item_ids: Vec<Uuid> = orders.iter().flat_map(|(_, ls)| ls.iter().map(|l| l.item_id)).collect();

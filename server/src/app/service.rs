@@ -16,9 +16,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::receivables::{check_owner, next_number, optional as text};
-use super::{AppState, Change, Ctx, record};
+use super::{AppState, Change, Ctx, record, stale};
 use crate::domain::ids::TenantId;
-use crate::domain::receivables::Side;
 use crate::domain::service::{self as rules, Action, Period};
 use crate::domain::trade::TradeSide;
 use crate::domain::validate;
@@ -51,6 +50,7 @@ pub async fn slas(app: &AppState, tenant: TenantId) -> AppResult<Vec<Sla>> {
     Ok(r)
 }
 
+#[derive(Clone)]
 pub struct SlaInput {
     pub priority: String,
     pub response_minutes: i64,
@@ -120,21 +120,26 @@ pub async fn put_slas(app: &AppState, ctx: &Ctx, input: Vec<SlaInput>) -> AppRes
     Ok(r)
 }
 
-/// Sets a ticket's due times from its priority's targets, its creation and its pauses.
+/// Sets a ticket's due times from its priority's targets, its creation and its pauses: the
+/// targets not met yet (a target met, on time or late, stays as it was judged).
 async fn set_targets(tx: &TenantTx<'_>, t: &mut Ticket, now: DateTime<Utc>) -> AppResult<()> {
     let slas = slas_in(tx, now).await?;
     let sla = slas
         .iter()
         .find(|s| s.priority == t.priority)
         .ok_or_else(|| AppError::field("priority", format!("must be one of {}", rules::PRIORITIES.join(", "))))?;
-    t.response_due_at = rules::due_at(t.created_at, sla.response_minutes, 0);
-    t.resolution_due_at = rules::due_at(t.created_at, sla.resolution_minutes, t.paused_seconds);
+    if t.first_response_at.is_none() && t.resolved_at.is_none() {
+        t.response_due_at = rules::due_at(t.created_at, sla.response_minutes, 0);
+    }
+    if t.resolved_at.is_none() {
+        t.resolution_due_at = rules::due_at(t.created_at, sla.resolution_minutes, t.paused_seconds);
+    }
     Ok(())
 }
 
 // ================================================================ tickets
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct TicketInput {
     pub customer_id: Option<Uuid>,
     pub order_id: Option<Option<Uuid>>,
@@ -147,10 +152,10 @@ pub struct TicketInput {
 
 fn ticket_json(t: &Ticket) -> serde_json::Value {
     serde_json::json!({"number": t.number, "customer_id": t.customer_id, "order_id": t.order_id, "item_id": t.item_id,
-        "subject": t.subject, "priority": t.priority, "status": t.status, "assignee_id": t.assignee_id,
-        "response_due_at": t.response_due_at, "resolution_due_at": t.resolution_due_at,
+        "subject": t.subject, "description": t.description, "priority": t.priority, "status": t.status,
+        "assignee_id": t.assignee_id, "response_due_at": t.response_due_at, "resolution_due_at": t.resolution_due_at,
         "first_response_at": t.first_response_at, "resolved_at": t.resolved_at, "closed_at": t.closed_at,
-        "close_reason": t.close_reason})
+        "waiting_since": t.waiting_since, "paused_seconds": t.paused_seconds, "close_reason": t.close_reason})
 }
 
 /// Applies the fields given; checks what needs no database.
@@ -186,9 +191,7 @@ fn apply_ticket(t: &mut Ticket, input: &TicketInput) -> AppResult<()> {
 /// The customer, order and item a ticket names must exist in this tenant, and the order must
 /// be the customer's sales order or quotation.
 async fn check_links(tx: &TenantTx<'_>, t: &Ticket) -> AppResult<()> {
-    if crate::store::receivables::get_party(tx, Side::Receivable, t.customer_id).await?.is_none() {
-        return Err(AppError::field("customer_id", "no such customer"));
-    }
+    super::receivables::check_customer(tx, t.customer_id, "customer_id").await?;
     if let Some(o) = t.order_id {
         match crate::store::trade::get_order(tx, o).await? {
             Some((o, _)) if o.side != TradeSide::Sales => {
@@ -256,31 +259,27 @@ pub async fn create_ticket(app: &AppState, ctx: &Ctx, input: TicketInput) -> App
     Ok(t)
 }
 
-fn stale(current: i64) -> AppError {
-    AppError::StaleVersion { entity: "ticket", current }
-}
-
-/// Saves a ticket changed from `before` and records the change.
+/// Saves a ticket changed from `before` and records the change, with the note added if any.
 async fn save(
     tx: &TenantTx<'_>,
     ctx: &Ctx,
     before: &Ticket,
     mut t: Ticket,
     action: &str,
+    note: Option<&Note>,
     now: DateTime<Utc>,
 ) -> AppResult<Ticket> {
     t.updated_at = now;
     t.version = before.version + 1;
     if !store::save_ticket(tx, &t).await? {
-        return Err(stale(before.version));
+        return Err(stale("ticket", before.version));
     }
-    record(
-        tx,
-        ctx,
-        now,
-        Change::new(action, "ticket", Some(t.id.to_string()), Some(ticket_json(before)), Some(ticket_json(&t))),
-    )
-    .await?;
+    let mut after = ticket_json(&t);
+    if let (Some(n), Some(o)) = (note, after.as_object_mut()) {
+        o.insert("note".into(), serde_json::json!({"seq": n.seq, "visibility": n.visibility, "body": n.body}));
+    }
+    record(tx, ctx, now, Change::new(action, "ticket", Some(t.id.to_string()), Some(ticket_json(before)), Some(after)))
+        .await?;
     Ok(t)
 }
 
@@ -301,7 +300,7 @@ pub async fn update_ticket(
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let before = load(&tx, id).await?;
     if before.version != if_match {
-        return Err(stale(before.version));
+        return Err(stale("ticket", before.version));
     }
     if before.status == "closed" {
         return Err(AppError::InvalidState { entity: "ticket", state: before.status, action: "edited" });
@@ -320,7 +319,7 @@ pub async fn update_ticket(
     if t.priority != before.priority {
         set_targets(&tx, &mut t, now).await?;
     }
-    let t = save(&tx, ctx, &before, t, "ticket.update", now).await?;
+    let t = save(&tx, ctx, &before, t, "ticket.update", None, now).await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -378,14 +377,14 @@ pub async fn add_note(
     let note = next_note(&mut t, seq, visibility, body, ctx, now);
     store::insert_note(&tx, id, &note).await?;
     let action = if visibility == "customer" { "ticket.reply" } else { "ticket.note" };
-    let t = save(&tx, ctx, &before, t, action, now).await?;
+    let t = save(&tx, ctx, &before, t, action, Some(&note), now).await?;
     let notes = store::notes(&tx, id).await?;
     tx.commit().await?;
     Ok((t, notes))
 }
 
 pub struct ActionInput {
-    /// Resolve: the answer to the customer (a customer-visible note).
+    /// Resolve or wait: what the customer is told (a customer-visible note).
     pub note: Option<String>,
     /// Close before resolving: why (a duplicate, spam).
     pub reason: Option<String>,
@@ -398,13 +397,22 @@ pub async fn act(app: &AppState, ctx: &Ctx, id: Uuid, action: Action, input: Act
     let now = app.now();
     let mut f = Fields::new();
     let note = input.note.as_deref().map(|n| note_body(&mut f, "note", n));
+    if note.is_some() && !matches!(action, Action::Resolve | Action::Wait) {
+        f.push("note", "tells the customer how it was resolved or what is awaited: add other notes as notes");
+    }
     let reason = text(&mut f, "reason", input.reason, 500);
+    if reason.is_some() && action != Action::Close {
+        f.push("reason", "is for closing a ticket that was not resolved");
+    }
     f.finish()?;
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let before = load(&tx, id).await?;
     let Some(status) = rules::next_status(&before.status, action) else {
         return Err(AppError::InvalidState { entity: "ticket", state: before.status, action: action.verb() });
     };
+    if reason.is_some() && before.resolved_at.is_some() {
+        return Err(AppError::field("reason", "the ticket was resolved: close it without a reason"));
+    }
     let mut t = before.clone();
     if before.status == "waiting" {
         resume(&mut t, before.waiting_since, now);
@@ -412,8 +420,9 @@ pub async fn act(app: &AppState, ctx: &Ctx, id: Uuid, action: Action, input: Act
     }
     match action {
         Action::Start => {
-            if t.assignee_id.is_none() {
-                t.assignee_id = Some(ctx.principal.actor_uuid());
+            // Whoever starts it takes it, if nobody has and the caller is a person.
+            if let (None, crate::auth::Actor::User(u)) = (t.assignee_id, ctx.principal.actor) {
+                t.assignee_id = Some(u.0);
                 check_owner(&tx, t.assignee_id, "assignee_id").await?;
             }
         }
@@ -445,13 +454,15 @@ pub async fn act(app: &AppState, ctx: &Ctx, id: Uuid, action: Action, input: Act
             t.resolved_at = None;
         }
     }
+    let mut added = None;
     if let Some(body) = note {
         let seq = store::last_note_seq(&tx, id).await? + 1;
         let n = next_note(&mut t, seq, "customer", body, ctx, now);
         store::insert_note(&tx, id, &n).await?;
+        added = Some(n);
     }
     t.status = status.to_owned();
-    let t = save(&tx, ctx, &before, t, &format!("ticket.{}", action.name()), now).await?;
+    let t = save(&tx, ctx, &before, t, &format!("ticket.{}", action.name()), added.as_ref(), now).await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -484,6 +495,7 @@ pub async fn list_tickets(app: &AppState, tenant: TenantId, f: &TicketFilter, pa
 
 // ================================================================ surveys
 
+#[derive(Clone)]
 pub struct SurveyInput {
     pub shipment_id: Option<Uuid>,
     pub ticket_id: Option<Uuid>,
@@ -541,6 +553,15 @@ pub async fn create_survey(app: &AppState, ctx: &Ctx, input: SurveyInput) -> App
                 state: t.status,
                 action: "surveyed (resolve it first)",
             });
+        }
+        if let Some(why) = &t.close_reason {
+            return Err(AppError::field(
+                "ticket_id",
+                format!("{} was closed without being resolved ({why}): there is no service to rate", t.number),
+            ));
+        }
+        if t.resolved_at.is_some_and(|r| responded_at < r) {
+            return Err(AppError::field("responded_at", format!("is before {} was resolved", t.number)));
         }
         t.customer_id
     };
@@ -625,7 +646,7 @@ impl Window {
             from.unwrap_or_else(|| Period::Month.start(to).checked_sub_months(chrono::Months::new(5)).unwrap_or(to));
         if from > to {
             f.push("from", "must not be after to");
-        } else if period.starts(from, to).len() > 400 {
+        } else if period.count(from, to) > 400 {
             f.push("period", "more than 400 periods: choose a longer period or a shorter window");
         }
         f.finish()?;
@@ -698,6 +719,8 @@ pub struct ServicePeriod {
     pub resolved: i64,
     pub closed: i64,
     /// Of the tickets opened in the period: first response late or still missing past due.
+    /// (Figures are as the tickets stand now: a reopened ticket no longer counts as resolved
+    /// in the period it was first resolved in.)
     pub response_breached: i64,
     /// Of the tickets opened in the period: resolution late or still missing past due.
     pub resolution_breached: i64,

@@ -2,7 +2,7 @@
 //! SLA targets, the moves between ticket statuses, the SLA clock (which stops while a ticket
 //! waits on the customer) and its breach flags, and survey scores.
 
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
@@ -123,8 +123,22 @@ impl Period {
     pub fn start(self, d: NaiveDate) -> NaiveDate {
         match self {
             Period::Day => d,
-            Period::Week => d - Duration::days(i64::from(d.weekday().num_days_from_monday())),
+            Period::Week => d.checked_sub_days(Days::new(u64::from(d.weekday().num_days_from_monday()))).unwrap_or(d),
             Period::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    /// How many periods `from..=to` touches, without listing them.
+    pub fn count(self, from: NaiveDate, to: NaiveDate) -> i64 {
+        if from > to {
+            return 0;
+        }
+        match self {
+            Period::Day => (to - from).num_days() + 1,
+            Period::Week => (self.start(to) - self.start(from)).num_days() / 7 + 1,
+            Period::Month => {
+                i64::from(to.year() - from.year()) * 12 + i64::from(to.month0()) - i64::from(from.month0()) + 1
+            }
         }
     }
 
@@ -134,11 +148,13 @@ impl Period {
         let mut d = self.start(from);
         while d <= to {
             out.push(d);
-            d = match self {
-                Period::Day => d + Duration::days(1),
-                Period::Week => d + Duration::days(7),
-                Period::Month => d.checked_add_months(Months::new(1)).unwrap_or(NaiveDate::MAX),
+            let next = match self {
+                Period::Day => d.succ_opt(),
+                Period::Week => d.checked_add_days(Days::new(7)),
+                Period::Month => d.checked_add_months(Months::new(1)),
             };
+            let Some(next) = next else { break };
+            d = next;
         }
         out
     }
@@ -221,6 +237,12 @@ mod tests {
         );
         assert_eq!(Period::Week.starts(d(2026, 11, 22), d(2026, 11, 23)), vec![d(2026, 11, 16), d(2026, 11, 23)]);
         assert_eq!(Period::parse("quarter"), None);
+        assert_eq!(Period::Month.count(d(2026, 11, 30), d(2027, 1, 1)), 3);
+        assert_eq!(Period::Week.count(d(2026, 11, 22), d(2026, 11, 23)), 2);
+        assert_eq!(Period::Day.count(d(2026, 11, 22), d(2026, 11, 22)), 1);
+        assert_eq!(Period::Day.count(NaiveDate::MIN, NaiveDate::MAX), (NaiveDate::MAX - NaiveDate::MIN).num_days() + 1);
+        assert_eq!(Period::Month.starts(NaiveDate::MAX, NaiveDate::MAX).len(), 1, "the last month ends the list");
+        assert_eq!(Period::Week.starts(NaiveDate::MIN, NaiveDate::MIN).len(), 1);
     }
 
     #[test]

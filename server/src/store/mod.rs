@@ -267,6 +267,16 @@ pub(crate) fn ph(backend: sea_orm::DbBackend, n: usize) -> String {
     }
 }
 
+/// The first instant of a day (UTC).
+pub fn day_start(d: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The first instant after a day (None after the last day there is).
+pub fn day_after(d: chrono::NaiveDate) -> Option<chrono::DateTime<chrono::Utc>> {
+    d.succ_opt().map(day_start)
+}
+
 pub(crate) fn date_str(d: chrono::NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -309,6 +319,15 @@ pub(crate) fn db_code(e: &DbErr) -> Option<String> {
 }
 
 /// Whether a write failed on a unique constraint (PostgreSQL 23505, SQLite 2067/1555).
+/// A unique key already taken (by a concurrent writer that passed the same check) as a 409.
+pub(crate) fn conflict_on_unique<T>(r: Result<T, DbErr>, message: impl FnOnce() -> String) -> AppResult<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) if is_unique_violation(&e) => Err(AppError::Conflict(message())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(db_code(e).as_deref(), Some("23505" | "2067" | "1555"))
 }

@@ -7,13 +7,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Se
 use uuid::Uuid;
 
 use super::entities::{surveys, ticket_notes, ticket_slas, tickets};
-use super::{Page, TenantTx};
+use super::{Page, TenantTx, day_after, day_start};
 use crate::domain::service::Clock;
 use crate::error::AppResult;
-
-fn day_start(d: NaiveDate) -> DateTime<Utc> {
-    d.and_time(chrono::NaiveTime::MIN).and_utc()
-}
 
 // ---------------------------------------------------------------- SLA targets
 
@@ -42,8 +38,9 @@ pub async fn slas(tx: &TenantTx<'_>) -> AppResult<Vec<Sla>> {
         .collect())
 }
 
-/// Replaces the tenant's targets.
+/// Replaces the tenant's targets (one replacement at a time per tenant).
 pub async fn put_slas(tx: &TenantTx<'_>, rows: &[Sla]) -> AppResult<()> {
+    super::ledger::next_in_sequence(tx, "ticket_sla_lock").await?;
     ticket_slas::Entity::delete_many().filter(ticket_slas::Column::TenantId.eq(tx.tenant().0)).exec(tx.conn()).await?;
     if rows.is_empty() {
         return Ok(());
@@ -299,8 +296,14 @@ pub async fn active_tickets_of(tx: &TenantTx<'_>, customer: Uuid, limit: u64) ->
 pub async fn tickets_touched(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<Ticket>> {
     use sea_orm::Condition;
     use tickets::Column as C;
-    let (start, end) = (day_start(from), day_start(to + chrono::Duration::days(1)));
-    let within = |c: C| Condition::all().add(c.gte(start)).add(c.lt(end));
+    let (start, end) = (day_start(from), day_after(to));
+    let within = |c: C| {
+        let mut w = Condition::all().add(c.gte(start));
+        if let Some(end) = end {
+            w = w.add(c.lt(end));
+        }
+        w
+    };
     Ok(tickets::Entity::find()
         .filter(C::TenantId.eq(tx.tenant().0))
         .filter(
@@ -403,8 +406,9 @@ fn survey_from(m: surveys::Model) -> Survey {
     }
 }
 
+/// Adds a survey; one about the same delivery or ticket saved meanwhile is a 409.
 pub async fn insert_survey(tx: &TenantTx<'_>, s: &Survey) -> AppResult<()> {
-    surveys::Entity::insert(surveys::ActiveModel {
+    let r = surveys::Entity::insert(surveys::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         id: Set(s.id),
         customer_id: Set(s.customer_id),
@@ -416,8 +420,8 @@ pub async fn insert_survey(tx: &TenantTx<'_>, s: &Survey) -> AppResult<()> {
         created_by: Set(s.created_by),
     })
     .exec_without_returning(tx.conn())
-    .await?;
-    Ok(())
+    .await;
+    super::conflict_on_unique(r, || "the customer already answered a survey about this".to_owned()).map(|_| ())
 }
 
 /// The survey already answered about this delivery or ticket.
@@ -462,8 +466,8 @@ fn survey_query(tx: &TenantTx<'_>, f: &SurveyFilter) -> sea_orm::Select<surveys:
     if let Some(d) = f.from {
         q = q.filter(C::RespondedAt.gte(day_start(d)));
     }
-    if let Some(d) = f.to {
-        q = q.filter(C::RespondedAt.lt(day_start(d + chrono::Duration::days(1))));
+    if let Some(end) = f.to.and_then(day_after) {
+        q = q.filter(C::RespondedAt.lt(end));
     }
     q
 }

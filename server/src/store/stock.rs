@@ -18,7 +18,7 @@ use super::entities::{
     stock_ledger, stock_levels, stock_reservations, stock_settings, warehouses,
 };
 use super::scaled::{from_scaled, money_from_db, money_to_db, rate_from_db, rate_to_db, to_scaled};
-use super::{Page, TenantTx, date_str, is_unique_violation, parse_date};
+use super::{Page, TenantTx, conflict_on_unique, date_str, is_unique_violation, parse_date};
 use crate::domain::stock::{Layer, Method, Valuation};
 use crate::error::{AppError, AppResult};
 
@@ -32,14 +32,6 @@ pub fn qty_from_db(q: i64) -> Decimal {
 
 fn opt_date(s: Option<String>) -> AppResult<Option<NaiveDate>> {
     s.as_deref().map(parse_date).transpose()
-}
-
-fn conflict_on_unique<T>(r: Result<T, sea_orm::DbErr>, message: impl FnOnce() -> String) -> AppResult<T> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(e) if is_unique_violation(&e) => Err(AppError::Conflict(message())),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Whether the query finds any row (it reads at most one).
