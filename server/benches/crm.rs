@@ -151,7 +151,7 @@ async fn through_the_api(url: String, runs: usize) {
              currency, expected_amount, expected_base, close_date, reason, memo, stage_entered_at, closed_at, created_at,
              updated_at, version)
          SELECT '{t}', ('00000000000000040000' || lpad(to_hex(n), 12, '0'))::uuid, 'OP-' || lpad(n::text, 7, '0'),
-             'Deal ' || n, ({customer_array})[n % {CUSTOMERS} + 1], ({owner_array})[n % {OWNERS} + 1],
+             'Deal ' || n, ({customer_array})[n % {CUSTOMERS} + 1], ({owner_array})[(n / 10) % {OWNERS} + 1],
              (ARRAY['website', 'phone', 'referral', 'trade_show'])[n % 4 + 1],
              CASE WHEN k < 6 THEN ({open_array})[k % 4 + 1] WHEN k < 8 THEN '{won}'::uuid ELSE '{lost}'::uuid END,
              CASE WHEN k < 6 THEN 'open' WHEN k < 8 THEN 'won' ELSE 'lost' END,
