@@ -16,17 +16,12 @@
 //! `cargo bench -p meridian-server --bench crm`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Instant;
 
-use meridian::clock::SystemClock;
-use meridian::config::Config;
-use meridian::domain::ids::TenantId;
-use meridian::startup::Application;
 use meridian::store::Access;
-use serde_json::{Value, json};
-
-const OPERATOR: &str = "bench-operator";
+use serde_json::json;
 const OPPORTUNITIES: u64 = 1_000_000;
 const ORDERS: u64 = 10_000;
 const CUSTOMERS: usize = 100;
@@ -45,63 +40,15 @@ fn main() {
         return;
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async {
-        use sea_orm::ConnectionTrait;
-        let name = format!("meridian_bench_{}", std::process::id());
-        let admin = sea_orm::Database::connect(&url).await.unwrap();
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let mut scratch = url::Url::parse(&url).unwrap();
-        scratch.set_path(&format!("/{name}"));
-        through_the_api(scratch.to_string(), runs).await;
-        admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
-    });
+    rt.block_on(common::with_scratch_database(&url, async |scratch| through_the_api(scratch, runs).await));
 }
 
 async fn through_the_api(url: String, runs: usize) {
     let owner_url = url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_dev(dir.path().to_path_buf(), url);
-    config.operator_token = Some(OPERATOR.into());
-    config.workers = Some(2);
-    config.db_max_connections = 8;
-    config.dispatch_events = false;
-    let app = Application::build(config, Arc::new(SystemClock)).await.unwrap();
-    let (port, state) = app.spawn();
-    let base = format!("http://127.0.0.1:{port}");
-    let c = reqwest::Client::new();
-    let s: Value = c
-        .post(format!("{base}/api/v1/signup"))
-        .json(&json!({"company_name": "CRM Bench", "admin_email": "owner@crm-bench.test",
-                      "admin_password": "benchmark-password", "accounting_template": "cn_small_business", "base_currency": "CNY"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tenant = TenantId(s["tenant_id"].as_str().unwrap().parse().unwrap());
-    let token = s["access_token"].as_str().unwrap().to_owned();
-    c.post(format!("{base}/operator/v1/tenants/{}/plan", tenant.0))
-        .bearer_auth(OPERATOR)
-        .json(&json!({"plan": "enterprise"}))
-        .send()
-        .await
-        .unwrap();
-    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let mut r = c.request(method, format!("{base}{path}")).bearer_auth(&token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        async move {
-            let r = r.send().await.unwrap();
-            let status = r.status();
-            let v: Value = r.json().await.unwrap();
-            assert!(status.is_success(), "{path}: {v}");
-            v
-        }
-    };
-    let post = |path: &str, body: Value| call(reqwest::Method::POST, path.to_owned(), Some(body));
-    let get = |path: String| call(reqwest::Method::GET, path, None);
+    let b = common::start(url, "CRM Bench").await;
+    let (state, tenant) = (&b.state, b.tenant);
+    let post = |path: &'static str, body: serde_json::Value| b.post(path, body);
+    let get = async |path: String| b.get(&path).await;
 
     let roles = get("/api/v1/roles?limit=200".into()).await;
     let sales = roles["data"].as_array().unwrap().iter().find(|r| r["name"] == "sales").unwrap()["id"].clone();

@@ -13,23 +13,19 @@
 //! `cargo bench -p meridian-server --bench mrp` (env: BENCH_RUNS, default 5).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
-use meridian::clock::SystemClock;
-use meridian::config::Config;
 use meridian::domain::bom::{Bill, IssueMethod, Line};
-use meridian::domain::ids::TenantId;
 use meridian::domain::mrp::{self, Demand, LotPolicy, LotSizing, Peg, PegKind, PlanItem, Replenish};
-use meridian::startup::Application;
 use meridian::store::Access;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const OPERATOR: &str = "bench-operator";
 const ITEMS: u64 = 100_000;
 const DEMANDS: u64 = 50_000;
 /// First item number of each level (1-based), and one past the last.
@@ -82,16 +78,7 @@ fn main() {
     match &url {
         Some(url) => {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async {
-                use sea_orm::ConnectionTrait;
-                let name = format!("meridian_bench_{}", std::process::id());
-                let admin = sea_orm::Database::connect(url).await.unwrap();
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-                let mut scratch = url::Url::parse(url).unwrap();
-                scratch.set_path(&format!("/{name}"));
-                through_the_api(scratch.to_string(), runs).await;
-                admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
-            });
+            rt.block_on(common::with_scratch_database(url, async |scratch| through_the_api(scratch, runs).await));
             println!(
                 "peak resident memory of the process (server in-process) after the API runs: {:.0} MiB",
                 peak_rss_mib()
@@ -180,44 +167,9 @@ fn compute_only(today: NaiveDate, runs: usize) {
 
 async fn through_the_api(url: String, runs: usize) {
     let owner_url = url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_dev(dir.path().to_path_buf(), url);
-    config.operator_token = Some(OPERATOR.into());
-    config.workers = Some(2);
-    config.db_max_connections = 8;
-    config.dispatch_events = false;
-    let app = Application::build(config, Arc::new(SystemClock)).await.unwrap();
-    let (port, state) = app.spawn();
-    let base = format!("http://127.0.0.1:{port}");
-    let c = reqwest::Client::new();
-    let s: Value = c
-        .post(format!("{base}/api/v1/signup"))
-        .json(&json!({"company_name": "MRP Bench", "admin_email": "owner@mrp-bench.test",
-                      "admin_password": "benchmark-password", "accounting_template": "cn_small_business", "base_currency": "CNY"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tenant = TenantId(s["tenant_id"].as_str().unwrap().parse().unwrap());
-    let token = s["access_token"].as_str().unwrap().to_owned();
-    c.post(format!("{base}/operator/v1/tenants/{}/plan", tenant.0))
-        .bearer_auth(OPERATOR)
-        .json(&json!({"plan": "enterprise"}))
-        .send()
-        .await
-        .unwrap();
-    let post = |path: &str, body: Value| {
-        let r = c.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
-        async move {
-            let r = r.await.unwrap();
-            let status = r.status();
-            let v: Value = r.json().await.unwrap();
-            assert!(status.is_success(), "{v}");
-            v
-        }
-    };
+    let b = common::start(url, "MRP Bench").await;
+    let (state, tenant) = (&b.state, b.tenant);
+    let post = |path: &'static str, body: Value| b.post(path, body);
     let wh = post("/api/v1/warehouses", json!({"code": "WH", "name": "Bench warehouse"})).await;
     let wh = wh["id"].as_str().unwrap().to_owned();
     let customer = post("/api/v1/customers", json!({"code": "C1", "name": "Bench customer"})).await;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::stock::{item, post_doc, receipt, warehouse};
 
-fn id(v: &Value) -> String {
+pub(crate) fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
@@ -16,13 +16,13 @@ fn day(n: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(n)).to_string()
 }
 
-async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+pub(crate) async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     let a = app.post(path, token, body).await;
     assert_eq!(a.status, StatusCode::CREATED, "{path}: {:?}", a.body);
     a.body
 }
 
-async fn ok(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+pub(crate) async fn ok(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     let a = app.post(path, token, body).await;
     assert!(a.status.is_success(), "{path}: {} {:?}", a.status, a.body);
     a.body

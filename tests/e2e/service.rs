@@ -7,12 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::crm::{created, id, ok};
 use crate::harness::*;
 use crate::stock::{item, post_doc, receipt, warehouse};
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
-}
 
 fn at(v: &Value, field: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v[field].as_str().unwrap_or_else(|| panic!("{field} in {v}"))).unwrap().to_utc()
@@ -20,18 +17,6 @@ fn at(v: &Value, field: &str) -> DateTime<Utc> {
 
 fn minutes(v: &Value, from: &str, to: &str) -> i64 {
     (at(v, to) - at(v, from)).num_minutes()
-}
-
-async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let a = app.post(path, token, body).await;
-    assert_eq!(a.status, StatusCode::CREATED, "{path}: {:?}", a.body);
-    a.body
-}
-
-async fn ok(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let a = app.post(path, token, body).await;
-    assert_eq!(a.status, StatusCode::OK, "{path}: {:?}", a.body);
-    a.body
 }
 
 async fn numbers(app: &TestApp, token: &str, path: &str) -> Vec<String> {
