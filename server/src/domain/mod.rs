@@ -2,6 +2,7 @@
 //! sea-orm, redis, wasmtime or the clock (callers pass `now`).
 
 pub mod access;
+pub mod approvals;
 pub mod bank;
 pub mod bom;
 pub mod charts;
