@@ -21,6 +21,7 @@ mod m20261130_000010_production;
 mod m20261201_000011_mrp_suggestion_keys;
 mod m20261202_000012_crm;
 mod m20261203_000013_ticket_clock;
+mod m20261204_000014_approvals;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_mrp_suggestion_keys::Migration),
             Box::new(m20261202_000012_crm::Migration),
             Box::new(m20261203_000013_ticket_clock::Migration),
+            Box::new(m20261204_000014_approvals::Migration),
         ]
     }
 }

@@ -167,6 +167,8 @@ needs!(
     ProductionRead = Production:Read,
     ProductionWrite = Production:Write,
     ProductionApprove = Production:Approve,
+    ApprovalsRead = Approvals:Read,
+    ApprovalsWrite = Approvals:Write,
     PluginsRead = Plugins:Read,
     PluginsWrite = Plugins:Write,
 );

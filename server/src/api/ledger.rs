@@ -666,6 +666,21 @@ pub async fn post_journal_entry(
     Ok(entry_response(actix_web::http::StatusCode::OK, posted, &auth.tenant.base_currency))
 }
 
+/// Submit a draft to the tenant's journal-entry approval flows: frozen until decided, posted
+/// when approved (at once under the flow's threshold).
+#[utoipa::path(tag = "ledger", operation_id = "submit_journal_entry",
+    responses((status = 200, body = EntryView), (status = 409, body = Problem)))]
+#[post("/journal-entries/{id}/submit")]
+pub async fn submit_journal_entry(
+    app: web::Data<AppState>,
+    auth: Authorized<FinanceWrite>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = auth.ctx();
+    let e = crate::store::retrying(|| ledger::submit_entry(&app, &ctx, *id)).await?;
+    Ok(entry_response(actix_web::http::StatusCode::OK, e, &auth.tenant.base_currency))
+}
+
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReverseRequest {

@@ -3,9 +3,11 @@
 
 pub mod access;
 pub mod account;
+pub mod approvals;
 pub mod auth;
 pub mod bank;
 pub mod crm;
+pub mod expenses;
 pub mod extract;
 pub mod health;
 pub mod ledger;
@@ -67,6 +69,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(ledger::update_journal_entry)
         .service(ledger::delete_journal_entry)
         .service(ledger::post_journal_entry)
+        .service(ledger::submit_journal_entry)
         .service(ledger::reverse_journal_entry)
         .service(ledger::trial_balance)
         .service(ledger::general_ledger)
@@ -182,6 +185,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(trade::update_sales_order)
         .service(trade::delete_sales_order)
         .service(trade::confirm_sales_order)
+        .service(trade::submit_sales_order)
         .service(trade::cancel_sales_order)
         .service(trade::close_sales_order)
         .service(trade::send_quotation)
@@ -208,6 +212,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(trade::update_purchase_order)
         .service(trade::delete_purchase_order)
         .service(trade::approve_purchase_order)
+        .service(trade::submit_purchase_order)
         .service(trade::cancel_purchase_order)
         .service(trade::close_purchase_order)
         .service(trade::list_goods_receipts)
@@ -298,6 +303,32 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(production::complete_production_order)
         .service(production::close_production_order)
         .service(production::production_order_kit)
+        .service(production::change_production_order)
+        .service(production::list_production_order_changes)
+        .service(approvals::get_position)
+        .service(approvals::put_position)
+        .service(approvals::list_flows)
+        .service(approvals::create_flow)
+        .service(approvals::get_flow)
+        .service(approvals::update_flow)
+        .service(approvals::delete_flow)
+        .service(approvals::create_delegation)
+        .service(approvals::list_delegations)
+        .service(approvals::delete_delegation)
+        .service(approvals::list_requests)
+        .service(approvals::inbox_counts)
+        .service(approvals::get_request)
+        .service(approvals::approve_request)
+        .service(approvals::reject_request)
+        .service(approvals::return_request)
+        .service(approvals::withdraw_request)
+        .service(expenses::create_claim)
+        .service(expenses::list_claims)
+        .service(expenses::get_claim)
+        .service(expenses::update_claim)
+        .service(expenses::submit_claim)
+        .service(expenses::cancel_claim)
+        .service(expenses::pay_claim)
         .service(production::sales_order_kit)
         .service(production::production_alerts)
         .service(production::run_mrp)

@@ -20,8 +20,8 @@ use crate::app::{AppState, mrp, production as app};
 use crate::domain::decimal::{Money, Quantity, Rate};
 use crate::error::AppError;
 use crate::store::production::{
-    Bom, BomFilter, BomLine, Component, Forecast, OrderFilter, Planning, ProductionOrder, ProductionSettings, Run,
-    Suggestion, SuggestionFilter,
+    Bom, BomFilter, BomLine, Component, Forecast, OrderFilter, Planning, ProductionChange, ProductionOrder,
+    ProductionSettings, Run, Suggestion, SuggestionFilter,
 };
 use crate::store::retrying;
 
@@ -863,6 +863,91 @@ pub async fn release_production_order(
     let ctx = auth.ctx();
     let o = retrying(|| orders::order_action(&app, &ctx, *id, "release")).await?;
     order_response(&app, StatusCode::OK, auth.tenant_id(), o).await
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBody {
+    /// The new quantity (not below what was completed); components follow in proportion.
+    #[schema(value_type = Option<String>)]
+    pub quantity: Option<Quantity>,
+    pub due_date: Option<NaiveDate>,
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChangeView {
+    pub id: Uuid,
+    pub number: String,
+    pub order_id: Uuid,
+    pub quantity: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub reason: String,
+    /// pending (waiting for approval) | applied | rejected | returned | withdrawn
+    pub status: String,
+    /// The approval request it went through, if any.
+    pub approval_request_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+fn change_view(c: ProductionChange, request: Option<Uuid>) -> ChangeView {
+    ChangeView {
+        id: c.id,
+        number: c.number,
+        order_id: c.order_id,
+        quantity: c.quantity.map(q4),
+        due_date: c.due_date,
+        reason: c.reason,
+        status: c.status,
+        approval_request_id: request,
+        created_at: c.created_at,
+        decided_at: c.decided_at,
+    }
+}
+
+/// Change an open order's quantity or due date. A planned order changes at once; after release
+/// the change goes through the tenant's production-change approval flows and applies when
+/// approved (at once when no flow covers it).
+#[utoipa::path(tag = "production", operation_id = "change_production_order", request_body = ChangeBody,
+    responses((status = 201, body = ChangeView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/production-orders/{id}/changes")]
+pub async fn change_production_order(
+    app: web::Data<AppState>,
+    auth: Authorized<ProductionWrite>,
+    id: web::Path<Uuid>,
+    body: ApiJson<ChangeBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.0;
+    let ctx = auth.ctx();
+    let (c, r) = retrying(|| {
+        orders::request_change(
+            &app,
+            &ctx,
+            *id,
+            orders::ChangeInput {
+                quantity: b.quantity.map(Quantity::value),
+                due_date: b.due_date,
+                reason: b.reason.clone(),
+            },
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(change_view(c, r.map(|r| r.id))))
+}
+
+/// An order's changes, the latest first.
+#[utoipa::path(tag = "production", operation_id = "list_production_order_changes",
+    responses((status = 200, body = ListResponse<ChangeView>)))]
+#[get("/production-orders/{id}/changes")]
+pub async fn list_production_order_changes(
+    app: web::Data<AppState>,
+    auth: Authorized<ProductionRead>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let l = orders::changes(&app, auth.tenant_id(), *id).await?;
+    Ok(HttpResponse::Ok()
+        .json(ListResponse { data: l.into_iter().map(|c| change_view(c, None)).collect(), next_cursor: None }))
 }
 
 /// Cancel an order with nothing completed and nothing left issued; its reservations are released.

@@ -800,6 +800,21 @@ pub async fn confirm_sales_order(
     Ok(order_response(StatusCode::OK, o, &auth.tenant.base_currency))
 }
 
+/// Submit a draft order to the tenant's approval flows (a discount above the flow's threshold,
+/// say): it is frozen until decided, then `approved` and ready to confirm.
+#[utoipa::path(tag = "sales", operation_id = "submit_sales_order",
+    responses((status = 200, body = OrderView), (status = 409, body = Problem)))]
+#[post("/sales-orders/{id}/submit")]
+pub async fn submit_sales_order(
+    app: web::Data<AppState>,
+    auth: Authorized<SalesWrite>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let ctx = auth.ctx();
+    let o = retrying(|| sales::submit(&app, &ctx, *id)).await?;
+    Ok(order_response(StatusCode::OK, o, &auth.tenant.base_currency))
+}
+
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
@@ -1525,6 +1540,16 @@ order_action!(
     PurchasingApprove,
     purchasing::order_action,
     "Approve a draft purchase order (purchasing:approve): it can be received against."
+);
+order_action!(
+    submit_purchase_order,
+    "/purchase-orders/{id}/submit",
+    "submit_purchase_order",
+    "submit",
+    PurchasingWrite,
+    purchasing::order_action,
+    "Submit a draft purchase order to the tenant's approval flows: it is frozen until decided and \
+     confirmed when approved (at once under the flow's threshold)."
 );
 order_action!(
     cancel_purchase_order,

@@ -33,7 +33,12 @@ use crate::store::stock::{self as stock_store, Item};
 use crate::store::{Access, TenantTx};
 
 /// The kinds of event plugins may subscribe to.
-pub const KINDS: [&str; 2] = [STOCK_BELOW_SAFETY, SALES_ORDER_CONFIRMED];
+pub const KINDS: [&str; 4] = [STOCK_BELOW_SAFETY, SALES_ORDER_CONFIRMED, APPROVAL_REQUESTED, APPROVAL_SETTLED];
+/// A decision is due from an approver: one per approver of each step as it opens. Subject: the
+/// approval request; the payload names the approver, the document and its amount.
+pub const APPROVAL_REQUESTED: &str = super::approvals::REQUESTED;
+/// An approval request ended (approved, rejected, returned or withdrawn). Subject: the request.
+pub const APPROVAL_SETTLED: &str = super::approvals::SETTLED;
 /// An item's available stock (on hand less reserved, all warehouses) fell below its safety
 /// stock. Subject: the item. Raised again only after it has been back at or above.
 pub const STOCK_BELOW_SAFETY: &str = "stock.below-safety";

@@ -7,13 +7,16 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::approvals::{self, Document, Settled, Submission};
 use super::{AppState, Change, Ctx, record};
 use crate::domain::access::{Action, Module, Permission};
+use crate::domain::approvals::Facts;
 use crate::domain::charts;
 use crate::domain::ids::TenantId;
 use crate::domain::ledger::{self as rules, AccountType, BalanceColumns, EntryLine, PostingError};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, Fields};
+use crate::store::approvals::Request as ApprovalRequest;
 use crate::store::ledger::{self as books, Account, AccountFilter, Entry, EntryFilter, FinanceSettings, Period};
 use crate::store::{Access, Page, TenantTx, tenants};
 
@@ -731,6 +734,7 @@ pub async fn update_draft(
             action: "edited (reverse it instead)",
         });
     }
+    approvals::refuse_if_pending(&tx, KIND, id, "journal entry", "edited while it waits for approval").await?;
     if before.version != if_match {
         return Err(AppError::StaleVersion { entity: "journal entry", current: before.version });
     }
@@ -770,6 +774,7 @@ pub async fn delete_draft(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<()> 
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let (entry, lines) = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    approvals::refuse_if_pending(&tx, KIND, id, "journal entry", "deleted while it waits for approval").await?;
     if entry.is_posted || !books::delete_draft(&tx, id).await? {
         return Err(AppError::InvalidState {
             entity: "journal entry",
@@ -862,7 +867,7 @@ fn check_approval(ctx: &Ctx, settings: &FinanceSettings, total: Decimal) -> AppR
 pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry, Vec<EntryLine>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let (mut entry, lines) = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    let (entry, lines) = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
     if entry.is_posted {
         return Err(AppError::InvalidState {
             entity: "journal entry",
@@ -870,7 +875,30 @@ pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry
             action: "posted again",
         });
     }
+    approvals::refuse_if_pending(&tx, KIND, id, "journal entry", "posted while it waits for approval").await?;
+    if approvals::needs_approval(&tx, KIND, entry_facts(ctx, &entry)).await? {
+        return Err(AppError::Conflict(format!(
+            "this entry needs approval under the tenant's approval flows; submit it \
+             (POST /journal-entries/{id}/submit): it is posted when approved"
+        )));
+    }
     check_approval(ctx, &books::settings(&tx).await?, entry.total_debit)?;
+    let r = post_checked(app, &tx, ctx, entry, lines, "journal_entry.post", now).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// Re-checks a draft against the chart and its plugins and posts it, numbered now.
+async fn post_checked(
+    app: &AppState,
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    mut entry: Entry,
+    lines: Vec<EntryLine>,
+    action: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let id = entry.id;
     // Accounts may have been deactivated or split since the draft was saved.
     let input = EntryInput {
         entry_date: entry.entry_date,
@@ -879,22 +907,22 @@ pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry
         exchange_rate: Some(entry.exchange_rate),
         lines,
     };
-    let base = tenants::current(&tx).await?.base_currency;
-    check(&tx, &input, &entry.currency, &base).await?;
-    let doc = async || super::plugins::entry_document(&tx, &entry, &input.lines).await;
-    super::plugins::before(app, &tx, super::plugins::Hook::JournalEntryPost, doc).await?;
+    let base = tenants::current(tx).await?.base_currency;
+    check(tx, &input, &entry.currency, &base).await?;
+    let doc = async || super::plugins::entry_document(tx, &entry, &input.lines).await;
+    super::plugins::before(app, tx, super::plugins::Hook::JournalEntryPost, doc).await?;
     let before = entry.clone();
-    post_in(&tx, &mut entry, &input.lines, now, Numbering::Now).await?;
+    post_in(tx, &mut entry, &input.lines, now, Numbering::Now).await?;
     entry.version += 1;
-    if !books::mark_posted(&tx, &entry).await? {
+    if !books::mark_posted(tx, &entry).await? {
         return Err(AppError::StaleVersion { entity: "journal entry", current: before.version });
     }
     record(
-        &tx,
+        tx,
         ctx,
         now,
         Change::new(
-            "journal_entry.post",
+            action,
             "journal_entry",
             Some(id.to_string()),
             Some(entry_json(&before, &input.lines)),
@@ -902,8 +930,68 @@ pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry
         ),
     )
     .await?;
-    tx.commit().await?;
     Ok((entry, input.lines))
+}
+
+const KIND: &str = "journal_entry";
+
+fn entry_facts(ctx: &Ctx, e: &Entry) -> Facts {
+    Facts {
+        requester: ctx.principal.actor_uuid(),
+        amount: e.total_debit,
+        department: None,
+        supplier: None,
+        discount: None,
+    }
+}
+
+/// Submits a manual draft entry for approval: frozen until decided and posted when approved
+/// (at once under the flow's threshold). An entry no flow covers is posted directly instead.
+pub async fn submit_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry, Vec<EntryLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (entry, lines) = books::get_entry(&tx, id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    if entry.is_posted {
+        return Err(AppError::InvalidState { entity: "journal entry", state: state_of(&entry), action: "submitted" });
+    }
+    let base = tenants::current(&tx).await?.base_currency;
+    let doc = Document {
+        kind: KIND,
+        id,
+        number: format!("draft {} {}", entry.entry_date, entry.memo.chars().take(40).collect::<String>()),
+        summary: format!("{} {base}: {}", entry.total_debit, entry.memo.chars().take(120).collect::<String>()),
+        facts: entry_facts(ctx, &entry),
+    };
+    let r = match approvals::submit_in(&tx, ctx, doc, now).await? {
+        Submission::NotRequired => {
+            return Err(AppError::Conflict(format!(
+                "no approval flow covers this entry; post it directly (POST /journal-entries/{id}/post)"
+            )));
+        }
+        Submission::AutoApproved(_) => post_checked(app, &tx, ctx, entry, lines, "journal_entry.approve", now).await?,
+        Submission::Pending(_) => (entry, lines),
+    };
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// A journal entry's approval ended: posted when approved; otherwise it stays a draft, free
+/// to change again.
+pub(crate) async fn entry_settled(
+    app: &AppState,
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    a: &ApprovalRequest,
+    s: Settled,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    if s != Settled::Approved {
+        return Ok(());
+    }
+    let (entry, lines) =
+        books::get_entry(tx, a.document_id).await?.ok_or(AppError::NotFound { entity: "journal entry" })?;
+    post_checked(app, tx, ctx, entry, lines, "journal_entry.approve", now).await?;
+    Ok(())
 }
 
 pub struct ReversalInput {

@@ -21,17 +21,20 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
+use super::approvals::{Document, Settled, Submission};
 use super::inventory::{release_in, reserve_in};
 use super::production::{check_quantity, effective_bills, q4, today};
 use super::receivables::{document_entry, mapped, mapping, next_number, post_document_entry};
 use super::stock_posting::{Movement, Source, post_movements};
 use super::{AppState, Change, Ctx, record, stale};
+use crate::domain::approvals::Facts;
 use crate::domain::bom::{self as rules, Bill, IssueMethod};
 use crate::domain::ids::TenantId;
 use crate::domain::ledger::{Dimensions, EntryLine, minor_unit_digits};
 use crate::domain::stock::is_stocked;
 use crate::error::{AppError, AppResult, Fields};
-use crate::store::production::{self as store, Component, OrderFilter, ProductionOrder};
+use crate::store::approvals::Request as ApprovalRequest;
+use crate::store::production::{self as store, Component, OrderFilter, ProductionChange, ProductionOrder};
 use crate::store::stock::{self as stock_store, Item};
 use crate::store::trade as trade_store;
 use crate::store::{Access, Page, TenantTx, tenants};
@@ -369,6 +372,241 @@ pub async fn order_action(
         now,
     )
     .await
+}
+
+// ================================================================ changes after release
+
+pub struct ChangeInput {
+    pub quantity: Option<Decimal>,
+    pub due_date: Option<NaiveDate>,
+    pub reason: Option<String>,
+}
+
+fn change_json(c: &ProductionChange) -> serde_json::Value {
+    serde_json::json!({"number": c.number, "order_id": c.order_id, "quantity": c.quantity.map(|q| q.to_string()),
+        "due_date": c.due_date, "reason": c.reason, "status": c.status})
+}
+
+const CHANGE: &str = "production change";
+const CHANGE_KIND: &str = "production_change";
+
+/// The change still holds for the order as it is now: open, not below what was completed,
+/// not due before it starts.
+fn check_change(o: &ProductionOrder, quantity: Option<Decimal>, due: Option<NaiveDate>) -> AppResult<()> {
+    if !matches!(o.status.as_str(), "planned" | "released" | "in_progress") {
+        return Err(wrong_state(o, "changed (only open orders are)"));
+    }
+    let mut f = Fields::new();
+    if let Some(q) = quantity {
+        check_quantity(&mut f, "quantity", q);
+        if q < o.completed {
+            f.push("quantity", format!("{} were completed already; the order cannot be smaller", q4(o.completed)));
+        }
+    }
+    if due.is_some_and(|d| d < o.start_date) {
+        f.push("due_date", format!("must not be before the order starts ({})", o.start_date));
+    }
+    f.finish()
+}
+
+/// Asks to change an order's quantity or due date. A planned order changes at once; after
+/// release the change goes through the tenant's production-change flows (and applies at once
+/// when none covers it or it is under the flow's threshold).
+pub async fn request_change(
+    app: &AppState,
+    ctx: &Ctx,
+    order: Uuid,
+    input: ChangeInput,
+) -> AppResult<(ProductionChange, Option<ApprovalRequest>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (o, _) = load(&tx, order).await?;
+    let mut f = Fields::new();
+    let reason = super::receivables::optional(&mut f, "reason", input.reason, 500);
+    if reason.is_none() {
+        f.push("reason", "say why the order changes");
+    }
+    let quantity = input.quantity.filter(|q| *q != o.quantity);
+    let due_date = input.due_date.filter(|d| *d != o.due_date);
+    if quantity.is_none() && due_date.is_none() {
+        f.push("quantity", "give a new quantity or due_date (different from the order's)");
+    }
+    f.finish()?;
+    check_change(&o, quantity, due_date)?;
+    if let Some(p) = store::changes_of(&tx, order).await?.into_iter().find(|c| c.status == "pending") {
+        return Err(AppError::Conflict(format!("{} already has change {} waiting for approval", o.number, p.number)));
+    }
+    let mut c = ProductionChange {
+        id: Uuid::now_v7(),
+        number: next_number(&tx, "production_change", "MOC").await?,
+        order_id: order,
+        quantity,
+        due_date,
+        reason: reason.unwrap_or_default(),
+        status: "pending".into(),
+        requested_by: Some(ctx.principal.actor_uuid()),
+        created_at: now,
+        decided_at: None,
+        updated_at: now,
+        version: 1,
+    };
+    store::insert_change(&tx, &c).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "production_change.create",
+            "production_change",
+            Some(c.id.to_string()),
+            None,
+            Some(change_json(&c)),
+        ),
+    )
+    .await?;
+    let mut request = None;
+    let apply_now = if o.status == "planned" {
+        true
+    } else {
+        let item = stock_store::get_item(&tx, o.item_id).await?;
+        let sku = item.as_ref().map(|i| i.sku.clone()).unwrap_or_default();
+        let value = item.map(|i| i.standard_cost).unwrap_or_default() * quantity.unwrap_or(o.quantity);
+        let mut what = Vec::new();
+        if let Some(q) = quantity {
+            what.push(format!("quantity {} to {}", q4(o.quantity), q4(q)));
+        }
+        if let Some(d) = due_date {
+            what.push(format!("due {} to {d}", o.due_date));
+        }
+        let doc = Document {
+            kind: CHANGE_KIND,
+            id: c.id,
+            number: c.number.clone(),
+            summary: format!("{} ({sku}): {}", o.number, what.join(", ")),
+            facts: Facts {
+                requester: ctx.principal.actor_uuid(),
+                amount: value.round_dp(2),
+                department: None,
+                supplier: None,
+                discount: None,
+            },
+        };
+        match super::approvals::submit_in(&tx, ctx, doc, now).await? {
+            Submission::NotRequired => true,
+            Submission::AutoApproved(r) => {
+                request = Some(r);
+                true
+            }
+            Submission::Pending(r) => {
+                request = Some(r);
+                false
+            }
+        }
+    };
+    if apply_now {
+        apply_change(&tx, ctx, &mut c, now).await?;
+    }
+    tx.commit().await?;
+    Ok((c, request))
+}
+
+/// Applies an approved change: the quantity scales every component's requirement (what was
+/// issued stays issued) and the reservations follow; the due date moves.
+async fn apply_change(tx: &TenantTx<'_>, ctx: &Ctx, c: &mut ProductionChange, now: DateTime<Utc>) -> AppResult<()> {
+    let (mut o, mut cs) = load(tx, c.order_id).await?;
+    check_change(&o, c.quantity, c.due_date)?;
+    let before = order_json(&o, &cs);
+    if let Some(q) = c.quantity {
+        let reserved = o.status != "planned";
+        if reserved {
+            release_reservations(tx, &o, &mut cs, now).await?;
+        }
+        for comp in cs.iter_mut() {
+            comp.required = (comp.required * q / o.quantity).round_dp_with_strategy(4, RoundingStrategy::AwayFromZero);
+            store::save_component(tx, o.id, comp).await?;
+        }
+        o.quantity = q;
+        if reserved {
+            reserve_components(tx, &o, &mut cs, now).await?;
+        }
+    }
+    if let Some(d) = c.due_date {
+        o.due_date = d;
+    }
+    save(tx, &mut o, now).await?;
+    let mut after = order_json(&o, &cs);
+    after["change"] = serde_json::json!({"number": c.number, "reason": c.reason});
+    record(
+        tx,
+        ctx,
+        now,
+        Change::new("production_order.change", "production_order", Some(o.id.to_string()), Some(before), Some(after)),
+    )
+    .await?;
+    let prior = change_json(c);
+    c.status = "applied".into();
+    c.decided_at = Some(now);
+    c.updated_at = now;
+    c.version += 1;
+    if !store::save_change(tx, c).await? {
+        return Err(stale(CHANGE, c.version - 1));
+    }
+    record(
+        tx,
+        ctx,
+        now,
+        Change::new(
+            "production_change.apply",
+            "production_change",
+            Some(c.id.to_string()),
+            Some(prior),
+            Some(change_json(c)),
+        ),
+    )
+    .await
+}
+
+/// A change's approval ended: applied when approved, else it says how it ended.
+pub(crate) async fn change_settled(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    a: &ApprovalRequest,
+    s: Settled,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut c = store::get_change(tx, a.document_id).await?.ok_or(AppError::NotFound { entity: CHANGE })?;
+    if s == Settled::Approved {
+        return apply_change(tx, ctx, &mut c, now).await;
+    }
+    let prior = change_json(&c);
+    c.status = match s {
+        Settled::Rejected => "rejected",
+        Settled::Returned => "returned",
+        _ => "withdrawn",
+    }
+    .into();
+    c.decided_at = Some(now);
+    c.updated_at = now;
+    c.version += 1;
+    if !store::save_change(tx, &c).await? {
+        return Err(stale(CHANGE, c.version - 1));
+    }
+    let action = format!("production_change.{}", super::purchasing::settled_verb(s));
+    record(
+        tx,
+        ctx,
+        now,
+        Change::new(&action, "production_change", Some(c.id.to_string()), Some(prior), Some(change_json(&c))),
+    )
+    .await
+}
+
+pub async fn changes(app: &AppState, tenant: TenantId, order: Uuid) -> AppResult<Vec<ProductionChange>> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    store::get_order(&tx, order, false).await?.ok_or(AppError::NotFound { entity: ENTITY })?;
+    let l = store::changes_of(&tx, order).await?;
+    tx.commit().await?;
+    Ok(l)
 }
 
 // ================================================================ issue and return

@@ -2,11 +2,13 @@
 //! function here is what one API operation does; handlers only parse and map.
 
 pub mod access;
+pub mod approvals;
 pub mod audit;
 pub mod bank;
 pub mod crm;
 pub mod demo;
 pub mod events;
+pub mod expenses;
 pub mod inventory;
 pub mod ledger;
 pub mod manufacturing;

@@ -11,6 +11,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::approvals::{self, Document, Settled, Submission};
 use super::ledger::currency_and_rate;
 use super::plugins::Hook;
 use super::receivables::{
@@ -23,6 +24,7 @@ use super::trade::{
     save_header, shipment_json,
 };
 use super::{AppState, Change, Ctx, record};
+use crate::domain::approvals::Facts;
 use crate::domain::ids::TenantId;
 use crate::domain::ledger::{Dimensions, minor_unit_digits};
 use crate::domain::receivables::{self as ar, Side};
@@ -30,6 +32,7 @@ use crate::domain::stock::{is_stocked, suggested_order};
 use crate::domain::tax::round;
 use crate::domain::trade::{self as rules, Offer, TradeSide};
 use crate::error::{AppError, AppResult, Fields};
+use crate::store::approvals::Request as ApprovalRequest;
 use crate::store::receivables::{self as parties, Invoice, InvoiceLine, InvoiceStatus, LineLink};
 use crate::store::stock::{self as stock_store};
 use crate::store::trade::{
@@ -220,7 +223,8 @@ pub async fn request_action(
         .ok_or(AppError::NotFound { entity: "purchase request" })?;
     let before = request_json(&r);
     let ok = match action {
-        "submit" => r.status == "draft",
+        // A rejected request may be changed by a new one, or resubmitted as it is.
+        "submit" => r.status == "draft" || r.status == "rejected",
         "approve" | "reject" => r.status == "submitted",
         _ => matches!(r.status.as_str(), "draft" | "submitted" | "approved"),
     };
@@ -235,6 +239,35 @@ pub async fn request_action(
     if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Err(AppError::field("note", "must be at most 500 characters"));
     }
+    if matches!(action, "approve" | "reject")
+        && let Some(a) = approvals::pending(&tx, KIND_REQUEST, id).await?
+    {
+        return Err(AppError::Conflict(format!(
+            "{} waits in approval request {}; decide it there (/approval-requests/{})",
+            r.number, a.number, a.id
+        )));
+    }
+    let mut status = match action {
+        "submit" => "submitted",
+        "approve" => "approved",
+        "reject" => "rejected",
+        _ => "cancelled",
+    };
+    if action == "submit" {
+        let doc = request_document(&tx, ctx, &r).await?;
+        match approvals::submit_in(&tx, ctx, doc, now).await? {
+            Submission::AutoApproved(a) => {
+                status = "approved";
+                r.decided_at = Some(now);
+                r.decision_note = a.comment;
+            }
+            Submission::Pending(_) | Submission::NotRequired => {
+                r.decided_by = None;
+                r.decided_at = None;
+                r.decision_note = None;
+            }
+        }
+    }
     if matches!(action, "approve" | "reject") {
         if r.created_by == Some(ctx.principal.actor_uuid()) && r.source == "manual" {
             return Err(AppError::Forbidden(
@@ -248,13 +281,15 @@ pub async fn request_action(
         r.decided_at = Some(now);
         r.decision_note = note;
     }
-    r.status = match action {
-        "submit" => "submitted",
-        "approve" => "approved",
-        "reject" => "rejected",
-        _ => "cancelled",
+    if action == "cancel"
+        && let Some(a) = approvals::pending(&tx, KIND_REQUEST, id).await?
+    {
+        return Err(AppError::Conflict(format!(
+            "{} waits in approval request {}; withdraw it first",
+            r.number, a.number
+        )));
     }
-    .into();
+    r.status = status.into();
     r.updated_at = now;
     r.version += 1;
     if !store::save_request(&tx, &r).await? {
@@ -275,6 +310,86 @@ pub async fn request_action(
     .await?;
     tx.commit().await?;
     Ok(r)
+}
+
+const KIND_REQUEST: &str = "purchase_request";
+const KIND_ORDER: &str = "purchase_order";
+
+/// What the approval engine judges a request on: its value at the chosen supplier's price (or
+/// the cheapest offer, or the item's standard cost) in base currency.
+async fn request_document(tx: &TenantTx<'_>, ctx: &Ctx, r: &PurchaseRequest) -> AppResult<Document> {
+    let base = tenants::current(tx).await?.base_currency;
+    let lists = store::price_lists_for(tx, PURCHASE, &[r.item_id]).await?;
+    let offers = offers_for(tx, &lists, r.item_id, r.quantity, r.needed_by, &base).await?;
+    let price = offers
+        .iter()
+        .filter(|(o, _, _)| r.supplier_id.is_none_or(|s| s == o.supplier_id))
+        .map(|(o, _, _)| o.unit_price_base)
+        .min();
+    let item = stock_store::get_item(tx, r.item_id).await?;
+    let price = price.or(item.as_ref().map(|i| i.standard_cost)).unwrap_or_default();
+    let sku = item.map(|i| i.sku).unwrap_or_default();
+    let amount = round(price * r.quantity, 2);
+    Ok(Document {
+        kind: KIND_REQUEST,
+        id: r.id,
+        number: r.number.clone(),
+        summary: format!("{} {sku} by {} (about {amount} {base})", qty(r.quantity), r.needed_by),
+        facts: Facts {
+            requester: ctx.principal.actor_uuid(),
+            amount,
+            department: None,
+            supplier: r.supplier_id,
+            discount: None,
+        },
+    })
+}
+
+/// A request's approval ended: approved, rejected (with the reason), or back to draft.
+pub(crate) async fn request_settled(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    a: &ApprovalRequest,
+    s: Settled,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut r = store::get_requests(tx, &[a.document_id], true)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound { entity: "purchase request" })?;
+    let before = request_json(&r);
+    r.status = match s {
+        Settled::Approved => "approved",
+        Settled::Rejected => "rejected",
+        Settled::Returned | Settled::Withdrawn => "draft",
+    }
+    .into();
+    r.decided_by = (s != Settled::Withdrawn).then(|| ctx.principal.actor_uuid());
+    r.decided_at = (s != Settled::Withdrawn).then_some(now);
+    r.decision_note = a.comment.clone();
+    r.updated_at = now;
+    r.version += 1;
+    if !store::save_request(tx, &r).await? {
+        return Err(AppError::StaleVersion { entity: "purchase request", current: r.version - 1 });
+    }
+    let action = format!("purchase_request.{}", settled_verb(s));
+    record(
+        tx,
+        ctx,
+        now,
+        Change::new(&action, "purchase_request", Some(r.id.to_string()), Some(before), Some(request_json(&r))),
+    )
+    .await
+}
+
+pub(crate) fn settled_verb(s: Settled) -> &'static str {
+    match s {
+        Settled::Approved => "approve",
+        Settled::Rejected => "reject",
+        Settled::Returned => "return",
+        Settled::Withdrawn => "withdraw",
+    }
 }
 
 pub async fn get_request(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<PurchaseRequest> {
@@ -509,14 +624,40 @@ pub async fn order_action(
             if o.status != "draft" {
                 return Err(not_editable(&o, "approved"));
             }
-            let party = active_party(&tx, PURCHASE, o.party_id).await?;
-            let doc = async || super::plugins::order_document(&tx, &o, &lines, &party, None).await;
-            super::plugins::before(app, &tx, Hook::PurchaseOrderApprove, doc).await?;
-            o.status = "confirmed".into();
-            o.confirmed_at = Some(now);
-            o.confirmed_by = Some(ctx.principal.actor_uuid());
+            if approvals::needs_approval(&tx, KIND_ORDER, order_facts(ctx, &o)).await? {
+                return Err(AppError::Conflict(format!(
+                    "{} needs approval under the tenant's approval flows; submit it (POST /purchase-orders/{}/submit)",
+                    o.number, o.id
+                )));
+            }
+            confirm_order(app, &tx, ctx, &mut o, &lines, now).await?;
+        }
+        "submit" => {
+            if o.status != "draft" {
+                return Err(not_editable(&o, "submitted for approval"));
+            }
+            let doc = Document {
+                kind: KIND_ORDER,
+                id: o.id,
+                number: o.number.clone(),
+                summary: format!("{} {} {}", o.number, o.gross_total, o.currency),
+                facts: order_facts(ctx, &o),
+            };
+            match approvals::submit_in(&tx, ctx, doc, now).await? {
+                Submission::NotRequired => {
+                    return Err(AppError::Conflict(format!(
+                        "no approval flow covers {}; approve it directly (POST /purchase-orders/{}/approve)",
+                        o.number, o.id
+                    )));
+                }
+                Submission::AutoApproved(_) => confirm_order(app, &tx, ctx, &mut o, &lines, now).await?,
+                Submission::Pending(_) => o.status = "submitted".into(),
+            }
         }
         "cancel" => {
+            if o.status == "submitted" {
+                return Err(not_editable(&o, "cancelled while it waits for approval (withdraw the request first)"));
+            }
             if o.status != "draft" && o.status != "confirmed" {
                 return Err(not_editable(&o, "cancelled"));
             }
@@ -558,6 +699,61 @@ pub async fn order_action(
     .await?;
     tx.commit().await?;
     Ok((o, lines))
+}
+
+fn order_facts(ctx: &Ctx, o: &Order) -> Facts {
+    Facts {
+        requester: ctx.principal.actor_uuid(),
+        amount: o.gross_base,
+        department: None,
+        supplier: Some(o.party_id),
+        discount: None,
+    }
+}
+
+/// Approves a purchase order: its plugins' say, then confirmed (it can be received).
+async fn confirm_order(
+    app: &AppState,
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    o: &mut Order,
+    lines: &[OrderLine],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let party = active_party(tx, PURCHASE, o.party_id).await?;
+    let doc = async || super::plugins::order_document(tx, o, lines, &party, None).await;
+    super::plugins::before(app, tx, Hook::PurchaseOrderApprove, doc).await?;
+    o.status = "confirmed".into();
+    o.confirmed_at = Some(now);
+    o.confirmed_by = Some(ctx.principal.actor_uuid());
+    Ok(())
+}
+
+/// A purchase order's approval ended: confirmed when approved, else back to draft.
+pub(crate) async fn order_settled(
+    app: &AppState,
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    a: &ApprovalRequest,
+    s: Settled,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let (mut o, lines) = load_order(tx, PURCHASE, a.document_id, true).await?;
+    let before = order_json(&o, &lines);
+    if s == Settled::Approved {
+        confirm_order(app, tx, ctx, &mut o, &lines, now).await?;
+    } else {
+        o.status = "draft".into();
+    }
+    save_header(tx, &mut o, now).await?;
+    let action = format!("purchase_order.{}", settled_verb(s));
+    record(
+        tx,
+        ctx,
+        now,
+        Change::new(&action, "purchase_order", Some(o.id.to_string()), Some(before), Some(order_json(&o, &lines))),
+    )
+    .await
 }
 
 // ================================================================ goods receipts

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::approvals::{self, Document, Settled, Submission};
 use super::inventory::{release_in, reserve_in};
 use super::plugins::Hook;
 use super::receivables::{InvoiceInput, InvoiceLineInput, create_invoice_in, mapped, mapping, post_invoice_in};
@@ -19,11 +20,13 @@ use super::trade::{
     shipment_json,
 };
 use super::{AppState, Change, Ctx, record};
+use crate::domain::approvals::Facts;
 use crate::domain::ledger::minor_unit_digits;
 use crate::domain::receivables::Side;
 use crate::domain::stock::is_stocked;
 use crate::domain::trade::{self as rules, Exposure, TradeSide};
 use crate::error::{AppError, AppResult, FieldError, Fields};
+use crate::store::approvals::Request as ApprovalRequest;
 use crate::store::receivables::{self as parties, Allocation, Invoice, InvoiceLine, InvoiceStatus, LineLink};
 use crate::store::stock::{self as stock_store, Item};
 use crate::store::trade::{self as store, Order, OrderLine, Shipment, ShipmentLine};
@@ -178,8 +181,15 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
             action: "confirmed (accept it to make an order)",
         });
     }
-    if o.status != "draft" {
+    if o.status != "draft" && o.status != "approved" {
         return Err(not_editable(&o, "confirmed again"));
+    }
+    if o.status == "draft" && approvals::needs_approval(&tx, KIND, order_facts(ctx, &o, &lines)).await? {
+        return Err(AppError::Conflict(format!(
+            "{} needs approval under the tenant's approval flows (its discount or amount); submit it \
+             (POST /sales-orders/{}/submit) and confirm it once approved",
+            o.number, o.id
+        )));
     }
     let before = order_json(&o, &lines);
     let party = active_party(&tx, SALES, o.party_id).await?;
@@ -328,6 +338,94 @@ async fn release_reservations(
     Ok(())
 }
 
+const KIND: &str = "sales_order";
+
+/// What the approval engine judges a sales order on: its value in base currency and its
+/// discount, as a fraction of what the lines were worth before their discounts.
+fn order_facts(ctx: &Ctx, o: &Order, lines: &[OrderLine]) -> Facts {
+    let discount: Decimal = lines.iter().map(|l| l.discount).sum();
+    let before: Decimal = lines.iter().map(|l| l.net + l.discount).sum();
+    Facts {
+        requester: ctx.principal.actor_uuid(),
+        amount: o.gross_base,
+        department: None,
+        supplier: None,
+        discount: (!before.is_zero()).then(|| (discount / before).round_dp(6)),
+    }
+}
+
+/// Submits a draft sales order for approval: it is frozen until decided, approved at once
+/// under the flow's threshold; an order no flow covers is confirmed directly instead.
+pub async fn submit(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Order, Vec<OrderLine>)> {
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (mut o, lines) = load_order(&tx, SALES, id, true).await?;
+    if o.kind != "order" {
+        return Err(AppError::NotFound { entity: "sales order" });
+    }
+    if o.status != "draft" {
+        return Err(not_editable(&o, "submitted for approval"));
+    }
+    let before = order_json(&o, &lines);
+    let facts = order_facts(ctx, &o, &lines);
+    let pct = facts.discount.map(|d| (d * Decimal::ONE_HUNDRED).round_dp(2)).unwrap_or_default();
+    let doc = Document {
+        kind: KIND,
+        id: o.id,
+        number: o.number.clone(),
+        summary: format!("{} {} {}, discount {pct} %", o.number, o.gross_total, o.currency),
+        facts,
+    };
+    o.status = match approvals::submit_in(&tx, ctx, doc, now).await? {
+        Submission::NotRequired => {
+            return Err(AppError::Conflict(format!(
+                "no approval flow covers {}; confirm it directly (POST /sales-orders/{}/confirm)",
+                o.number, o.id
+            )));
+        }
+        Submission::AutoApproved(_) => "approved".into(),
+        Submission::Pending(_) => "submitted".into(),
+    };
+    save_header(&tx, &mut o, now).await?;
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new(
+            "sales_order.submit",
+            "sales_order",
+            Some(id.to_string()),
+            Some(before),
+            Some(order_json(&o, &lines)),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((o, lines))
+}
+
+/// A sales order's approval ended: approved (to be confirmed), else back to draft.
+pub(crate) async fn order_settled(
+    tx: &TenantTx<'_>,
+    ctx: &Ctx,
+    a: &ApprovalRequest,
+    s: Settled,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let (mut o, lines) = load_order(tx, SALES, a.document_id, true).await?;
+    let before = order_json(&o, &lines);
+    o.status = if s == Settled::Approved { "approved" } else { "draft" }.into();
+    save_header(tx, &mut o, now).await?;
+    let action = format!("sales_order.{}", super::purchasing::settled_verb(s));
+    record(
+        tx,
+        ctx,
+        now,
+        Change::new(&action, "sales_order", Some(o.id.to_string()), Some(before), Some(order_json(&o, &lines))),
+    )
+    .await
+}
+
 /// `cancel`: a confirmed order nothing was delivered or billed on (or a draft);
 /// `close`: a confirmed order stops here, whatever is still to deliver is dropped.
 /// Both release the reservations.
@@ -351,7 +449,10 @@ pub async fn order_action(
     let before = order_json(&o, &lines);
     match action {
         "cancel" => {
-            if o.status != "draft" && o.status != "confirmed" {
+            if o.status == "submitted" {
+                return Err(not_editable(&o, "cancelled while it waits for approval (withdraw the request first)"));
+            }
+            if !matches!(o.status.as_str(), "draft" | "approved" | "confirmed") {
                 return Err(not_editable(&o, "cancelled"));
             }
             if lines.iter().any(|l| !l.shipped.is_zero() || !l.invoiced.is_zero()) {

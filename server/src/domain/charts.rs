@@ -144,6 +144,8 @@ pub const PURPOSES: &[(&str, &str, &str)] = &[
     ("landed_cost_clearing", "220202", "2010"),
     ("purchase_price_variance", "5401", "5050"),
     ("production_variance", "5401", "5000"),
+    ("expense_claims", "5602", "6100"),
+    ("employee_payable", "2241", "2200"),
 ];
 
 pub fn template(name: &str) -> Option<&'static [TemplateAccount]> {

@@ -5,11 +5,13 @@
 //! that tenant only, and the server runs as a role without BYPASSRLS.
 
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod bank;
 pub mod crm;
 mod entities;
 pub mod events;
+pub mod expenses;
 pub mod fx;
 pub mod idempotency;
 pub mod ledger;

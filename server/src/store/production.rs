@@ -13,8 +13,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{
-    bom_lines, boms, forecasts, item_planning, mrp_runs, mrp_suggestions, production_order_components,
-    production_orders, production_settings,
+    bom_lines, boms, forecasts, item_planning, mrp_runs, mrp_suggestions, production_changes,
+    production_order_components, production_orders, production_settings,
 };
 use super::scaled::{money_from_db, money_to_db, rate_from_db, rate_to_db};
 use super::stock::{qty_from_db, qty_to_db};
@@ -1321,4 +1321,103 @@ pub async fn forget_item(tx: &TenantTx<'_>, item: Uuid) -> AppResult<()> {
         .exec(tx.conn())
         .await?;
     Ok(())
+}
+
+// ---------------------------------------------------------------- changes after release
+
+/// A change to an open production order's quantity or due date, applied once approved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProductionChange {
+    pub id: Uuid,
+    pub number: String,
+    pub order_id: Uuid,
+    pub quantity: Option<Decimal>,
+    pub due_date: Option<NaiveDate>,
+    pub reason: String,
+    /// pending | applied | rejected | returned | withdrawn
+    pub status: String,
+    pub requested_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+fn change_from(m: production_changes::Model) -> AppResult<ProductionChange> {
+    Ok(ProductionChange {
+        id: m.id,
+        number: m.number,
+        order_id: m.order_id,
+        quantity: m.quantity.map(qty_from_db),
+        due_date: m.due_date.as_deref().map(parse_date).transpose()?,
+        reason: m.reason,
+        status: m.status,
+        requested_by: m.requested_by,
+        created_at: m.created_at,
+        decided_at: m.decided_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn change_am(tenant: Uuid, c: &ProductionChange) -> AppResult<production_changes::ActiveModel> {
+    Ok(production_changes::ActiveModel {
+        tenant_id: Set(tenant),
+        id: Set(c.id),
+        number: Set(c.number.clone()),
+        order_id: Set(c.order_id),
+        quantity: Set(c.quantity.map(qty_to_db).transpose()?),
+        due_date: Set(c.due_date.map(date_str)),
+        reason: Set(c.reason.clone()),
+        status: Set(c.status.clone()),
+        requested_by: Set(c.requested_by),
+        created_at: Set(c.created_at),
+        decided_at: Set(c.decided_at),
+        updated_at: Set(c.updated_at),
+        version: Set(c.version),
+    })
+}
+
+pub async fn insert_change(tx: &TenantTx<'_>, c: &ProductionChange) -> AppResult<()> {
+    production_changes::Entity::insert(change_am(tx.tenant().0, c)?).exec_without_returning(tx.conn()).await?;
+    Ok(())
+}
+
+pub async fn save_change(tx: &TenantTx<'_>, c: &ProductionChange) -> AppResult<bool> {
+    use production_changes::Column as C;
+    let r = production_changes::Entity::update_many()
+        .set(change_am(tx.tenant().0, c)?)
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::Id.eq(c.id))
+        .filter(C::Version.eq(c.version - 1))
+        .exec(tx.conn())
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn get_change(tx: &TenantTx<'_>, id: Uuid) -> AppResult<Option<ProductionChange>> {
+    use production_changes::Column as C;
+    production_changes::Entity::find()
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::Id.eq(id))
+        .lock_exclusive()
+        .one(tx.conn())
+        .await?
+        .map(change_from)
+        .transpose()
+}
+
+/// An order's changes, newest first.
+pub async fn changes_of(tx: &TenantTx<'_>, order: Uuid) -> AppResult<Vec<ProductionChange>> {
+    use production_changes::Column as C;
+    production_changes::Entity::find()
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::OrderId.eq(order))
+        .order_by_desc(C::CreatedAt)
+        .order_by_desc(C::Id)
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(change_from)
+        .collect()
 }
