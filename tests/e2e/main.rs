@@ -5,6 +5,7 @@
 mod harness;
 
 mod access;
+mod approvals;
 mod auth;
 mod bank;
 mod crm;

@@ -100,14 +100,14 @@ async fn build(tx: &TenantTx<'_>, ctx: &Ctx, input: ClaimInput) -> AppResult<(Uu
         if l.amount <= Decimal::ZERO {
             f.push(at("amount"), "must be positive");
         }
-        if l.amount.scale() > 2 {
+        if l.amount.round_dp(2) != l.amount {
             f.push(at("amount"), "has at most 2 decimals");
         }
         let tax = l.tax.unwrap_or_default();
         if tax < Decimal::ZERO || (tax >= l.amount && l.amount > Decimal::ZERO) {
             f.push(at("tax"), "must be at least 0 and below the amount (the amount includes it)");
         }
-        if tax.scale() > 2 {
+        if tax.round_dp(2) != tax {
             f.push(at("tax"), "has at most 2 decimals");
         }
         let account_id = match l.account_id.or(default_account) {
@@ -444,7 +444,7 @@ pub async fn pay(
     } else if amount > owed {
         f.push("amount", format!("is more than the {owed} still owed on {}", c.number));
     }
-    if amount.scale() > 2 {
+    if amount.round_dp(2) != amount {
         f.push("amount", "has at most 2 decimals");
     }
     if input.payment_date < c.claim_date {

@@ -876,7 +876,8 @@ pub async fn post_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Entry
         });
     }
     approvals::refuse_if_pending(&tx, KIND, id, "journal entry", "posted while it waits for approval").await?;
-    if approvals::needs_approval(&tx, KIND, entry_facts(ctx, &entry)).await? {
+    let author = entry.created_by.unwrap_or(ctx.principal.actor_uuid());
+    if approvals::needs_approval(&tx, KIND, entry_facts(author, &entry)).await? {
         return Err(AppError::Conflict(format!(
             "this entry needs approval under the tenant's approval flows; submit it \
              (POST /journal-entries/{id}/submit): it is posted when approved"
@@ -935,14 +936,8 @@ async fn post_checked(
 
 const KIND: &str = "journal_entry";
 
-fn entry_facts(ctx: &Ctx, e: &Entry) -> Facts {
-    Facts {
-        requester: ctx.principal.actor_uuid(),
-        amount: e.total_debit,
-        department: None,
-        supplier: None,
-        discount: None,
-    }
+fn entry_facts(requester: Uuid, e: &Entry) -> Facts {
+    Facts { requester, amount: e.total_debit, department: None, supplier: None, discount: None }
 }
 
 /// Submits a manual draft entry for approval: frozen until decided and posted when approved
@@ -960,7 +955,7 @@ pub async fn submit_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Ent
         id,
         number: format!("draft {} {}", entry.entry_date, entry.memo.chars().take(40).collect::<String>()),
         summary: format!("{} {base}: {}", entry.total_debit, entry.memo.chars().take(120).collect::<String>()),
-        facts: entry_facts(ctx, &entry),
+        facts: entry_facts(ctx.principal.actor_uuid(), &entry),
     };
     let r = match approvals::submit_in(&tx, ctx, doc, now).await? {
         Submission::NotRequired => {

@@ -421,6 +421,9 @@ pub async fn request_change(
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
     let (o, _) = load(&tx, order).await?;
+    if let Some(p) = store::changes_of(&tx, order).await?.into_iter().find(|c| c.status == "pending") {
+        return Err(AppError::Conflict(format!("{} already has change {} waiting for approval", o.number, p.number)));
+    }
     let mut f = Fields::new();
     let reason = super::receivables::optional(&mut f, "reason", input.reason, 500);
     if reason.is_none() {
@@ -433,9 +436,6 @@ pub async fn request_change(
     }
     f.finish()?;
     check_change(&o, quantity, due_date)?;
-    if let Some(p) = store::changes_of(&tx, order).await?.into_iter().find(|c| c.status == "pending") {
-        return Err(AppError::Conflict(format!("{} already has change {} waiting for approval", o.number, p.number)));
-    }
     let mut c = ProductionChange {
         id: Uuid::now_v7(),
         number: next_number(&tx, "production_change", "MOC").await?,

@@ -624,7 +624,9 @@ pub async fn order_action(
             if o.status != "draft" {
                 return Err(not_editable(&o, "approved"));
             }
-            if approvals::needs_approval(&tx, KIND_ORDER, order_facts(ctx, &o)).await? {
+            // Judged as its author would submit it.
+            let author = o.created_by.unwrap_or(ctx.principal.actor_uuid());
+            if approvals::needs_approval(&tx, KIND_ORDER, order_facts(author, &o)).await? {
                 return Err(AppError::Conflict(format!(
                     "{} needs approval under the tenant's approval flows; submit it (POST /purchase-orders/{}/submit)",
                     o.number, o.id
@@ -641,7 +643,7 @@ pub async fn order_action(
                 id: o.id,
                 number: o.number.clone(),
                 summary: format!("{} {} {}", o.number, o.gross_total, o.currency),
-                facts: order_facts(ctx, &o),
+                facts: order_facts(ctx.principal.actor_uuid(), &o),
             };
             match approvals::submit_in(&tx, ctx, doc, now).await? {
                 Submission::NotRequired => {
@@ -701,14 +703,8 @@ pub async fn order_action(
     Ok((o, lines))
 }
 
-fn order_facts(ctx: &Ctx, o: &Order) -> Facts {
-    Facts {
-        requester: ctx.principal.actor_uuid(),
-        amount: o.gross_base,
-        department: None,
-        supplier: Some(o.party_id),
-        discount: None,
-    }
+fn order_facts(requester: Uuid, o: &Order) -> Facts {
+    Facts { requester, amount: o.gross_base, department: None, supplier: Some(o.party_id), discount: None }
 }
 
 /// Approves a purchase order: its plugins' say, then confirmed (it can be received).

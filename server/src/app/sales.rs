@@ -184,7 +184,8 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
     if o.status != "draft" && o.status != "approved" {
         return Err(not_editable(&o, "confirmed again"));
     }
-    if o.status == "draft" && approvals::needs_approval(&tx, KIND, order_facts(ctx, &o, &lines)).await? {
+    let author = o.created_by.unwrap_or(ctx.principal.actor_uuid());
+    if o.status == "draft" && approvals::needs_approval(&tx, KIND, order_facts(author, &o, &lines)).await? {
         return Err(AppError::Conflict(format!(
             "{} needs approval under the tenant's approval flows (its discount or amount); submit it \
              (POST /sales-orders/{}/submit) and confirm it once approved",
@@ -342,11 +343,11 @@ const KIND: &str = "sales_order";
 
 /// What the approval engine judges a sales order on: its value in base currency and its
 /// discount, as a fraction of what the lines were worth before their discounts.
-fn order_facts(ctx: &Ctx, o: &Order, lines: &[OrderLine]) -> Facts {
+fn order_facts(requester: Uuid, o: &Order, lines: &[OrderLine]) -> Facts {
     let discount: Decimal = lines.iter().map(|l| l.discount).sum();
     let before: Decimal = lines.iter().map(|l| l.net + l.discount).sum();
     Facts {
-        requester: ctx.principal.actor_uuid(),
+        requester,
         amount: o.gross_base,
         department: None,
         supplier: None,
@@ -367,7 +368,7 @@ pub async fn submit(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Order, Ve
         return Err(not_editable(&o, "submitted for approval"));
     }
     let before = order_json(&o, &lines);
-    let facts = order_facts(ctx, &o, &lines);
+    let facts = order_facts(ctx.principal.actor_uuid(), &o, &lines);
     let pct = facts.discount.map(|d| (d * Decimal::ONE_HUNDRED).round_dp(2)).unwrap_or_default();
     let doc = Document {
         kind: KIND,
