@@ -260,11 +260,16 @@ fn the_binary_serves_a_demo_tenant_from_an_empty_directory() {
             client.get(format!("{url}/api/v1/leads")).bearer_auth(&token).send().await?.json().await?;
         let tickets: serde_json::Value =
             client.get(format!("{url}/api/v1/tickets")).bearer_auth(&token).send().await?.json().await?;
-        Ok::<_, reqwest::Error>((users, books, drafts, plugins, boms, production, funnel, leads, tickets))
+        let inbox: serde_json::Value =
+            client.get(format!("{url}/api/v1/approval-requests")).bearer_auth(&token).send().await?.json().await?;
+        Ok::<_, reqwest::Error>((users, books, drafts, plugins, boms, production, funnel, leads, (tickets, inbox)))
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (users, books, drafts, plugins, boms, production, funnel, leads, tickets) = result.unwrap();
+    let (users, books, drafts, plugins, boms, production, funnel, leads, (tickets, inbox)) = result.unwrap();
+    let waiting: Vec<&str> =
+        inbox["data"].as_array().unwrap().iter().filter_map(|r| r["document_kind"].as_str()).collect();
+    assert_eq!(waiting, vec!["expense_claim"], "the sales rep's trip waits for the owner: {inbox}");
     let ticket_states: Vec<&str> =
         tickets["data"].as_array().unwrap().iter().filter_map(|t| t["status"].as_str()).collect();
     assert_eq!(ticket_states, vec!["open", "closed", "in_progress"], "the demo company serves customers: {tickets}");

@@ -273,7 +273,149 @@ async fn seed_receivables(
     seed_production(app, ctx, day, warehouse, desk).await?;
     seed_crm(app, ctx, customer).await?;
     seed_service(app, ctx, &delivered).await?;
+    seed_approvals(app, ctx).await?;
     seed_plugins(app, ctx).await
+}
+
+/// Approvals: everyone reports to the owner; purchases from 5,000 need the buyer's manager
+/// (and from 20,000 the accountant too), discounts above 10 % the owner, expense claims from
+/// 200 the claimant's manager. The sales rep's trip waits in the owner's inbox; a taxi fare
+/// under the threshold was approved and posted at once.
+async fn seed_approvals(app: &AppState, ctx: &super::Ctx) -> AppResult<()> {
+    use super::approvals::{ApproverInput, FlowInput, StepInput, create_flow, put_position};
+    use super::expenses::{ClaimInput, LineInput, create, submit};
+    use crate::domain::approvals::{Conditions, Quorum};
+    let d = |s: &str| s.parse::<rust_decimal::Decimal>().map_err(AppError::internal);
+    let owner = ctx.principal.actor_uuid();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Read).await?;
+    let mut staff = Vec::new();
+    for (email, _, role) in DEMO_STAFF {
+        if let Some(u) = users::find_by_email(&tx, email).await? {
+            staff.push((u.id.0, *role, u.email));
+        }
+    }
+    tx.commit().await?;
+    let find =
+        |role: &str| staff.iter().find(|s| s.1 == role).map(|s| s.0).ok_or_else(|| AppError::internal(role.to_owned()));
+    for (user, role, _) in &staff {
+        let dept = match *role {
+            "sales" => "sales",
+            "purchasing" | "warehouse" => "operations",
+            "accountant" => "finance",
+            _ => continue,
+        };
+        put_position(app, ctx, *user, Some(owner), Some(dept.into())).await?;
+    }
+    let step = |name: &str, approvers: Vec<ApproverInput>, when: Conditions| StepInput {
+        name: name.into(),
+        quorum: Quorum::AnyOf,
+        approvers,
+        when,
+    };
+    let flow = |kind: &str, name: &str, when: Conditions, auto: Option<rust_decimal::Decimal>, steps| FlowInput {
+        document_kind: kind.into(),
+        name: name.into(),
+        position: None,
+        is_active: true,
+        when,
+        auto_approve_below: auto,
+        steps,
+    };
+    let accountant = find("accountant")?;
+    create_flow(
+        app,
+        ctx,
+        flow(
+            "purchase_order",
+            "Purchases from 5,000",
+            Conditions { min_amount: Some(d("5000")?), ..Conditions::default() },
+            None,
+            vec![
+                step("manager", vec![ApproverInput::Manager], Conditions::default()),
+                step(
+                    "finance",
+                    vec![ApproverInput::User(accountant)],
+                    Conditions { min_amount: Some(d("20000")?), ..Conditions::default() },
+                ),
+            ],
+        ),
+    )
+    .await?;
+    create_flow(
+        app,
+        ctx,
+        flow(
+            "sales_order",
+            "Discounts above 10 %",
+            Conditions { discount_above: Some(d("0.10")?), ..Conditions::default() },
+            None,
+            vec![step("owner", vec![ApproverInput::User(owner)], Conditions::default())],
+        ),
+    )
+    .await?;
+    create_flow(
+        app,
+        ctx,
+        flow(
+            "expense_claim",
+            "Expense claims",
+            Conditions::default(),
+            Some(d("200")?),
+            vec![
+                step("manager", vec![ApproverInput::Manager], Conditions::default()),
+                step(
+                    "finance",
+                    vec![ApproverInput::User(accountant)],
+                    Conditions { min_amount: Some(d("2000")?), ..Conditions::default() },
+                ),
+            ],
+        ),
+    )
+    .await?;
+    let rep = find("sales")?;
+    let rep_ctx = super::Ctx {
+        principal: crate::auth::Principal {
+            actor: crate::auth::Actor::User(crate::domain::ids::UserId(rep)),
+            name: "sales@demo.meridian.test".into(),
+            ..ctx.principal.clone()
+        },
+        ..ctx.clone()
+    };
+    let today = app.now().date_naive();
+    let line = |category: &str, what: &str, amount: &str, tax: &str, receipt: &str| -> AppResult<LineInput> {
+        Ok(LineInput {
+            category: category.into(),
+            description: what.into(),
+            expense_date: today,
+            amount: d(amount)?,
+            tax: Some(d(tax)?),
+            account_id: None,
+            receipt_ref: Some(receipt.into()),
+            department: Some("sales".into()),
+            project: Some("Mall fit-out".into()),
+        })
+    };
+    let trip = ClaimInput {
+        employee_id: None,
+        claim_date: today,
+        description: "Customer visit to the Shenzhen mall".into(),
+        lines: vec![
+            line("travel", "High-speed train Shanghai-Shenzhen, return", "1308.00", "108.00", "FP-44190811")?,
+            line("lodging", "Hotel, two nights", "1060.00", "60.00", "FP-44190907")?,
+            line("meals", "Dinner with the buyer", "260.00", "0", "RC-2207")?,
+        ],
+    };
+    let (c, _) = create(app, &rep_ctx, trip).await?;
+    submit(app, &rep_ctx, c.id).await?;
+    let taxi = ClaimInput {
+        employee_id: None,
+        claim_date: today,
+        description: "Taxi to the warehouse".into(),
+        lines: vec![line("transport", "Taxi", "86.00", "0", "TX-5531")?],
+    };
+    let (c, _) = create(app, &rep_ctx, taxi).await?;
+    submit(app, &rep_ctx, c.id).await?;
+    Ok(())
 }
 
 /// CRM: the sales rep takes every new lead in turn; a lead just in, one contacted with a
