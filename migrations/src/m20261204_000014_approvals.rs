@@ -68,6 +68,7 @@ CREATE TABLE approval_requests (
     summary text NOT NULL,
     amount bigint NOT NULL,
     requester_id {uuid} NOT NULL,
+    parties text NOT NULL,
     flow_id {uuid},
     status text NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'returned', 'withdrawn')),
     current_step integer NOT NULL,

@@ -453,3 +453,84 @@ async fn discounts_journal_entries_and_production_changes_wait_for_their_approve
     })
     .await;
 }
+
+#[tokio::test]
+async fn purchase_requests_from_one_supplier_wait_for_the_owner_and_may_be_resubmitted_after_rejection() {
+    on_each_backend(async |app| {
+        let t = app.signup("Request Co").await;
+        let (_, buyer_t) = app.user_with_role(&t, "buyer@request.test", "purchasing").await;
+        let watched = id(&created(&app, &t.token, "/api/v1/suppliers", json!({"code": "S1", "name": "Watched"})).await);
+        let other = id(&created(&app, &t.token, "/api/v1/suppliers", json!({"code": "S2", "name": "Other"})).await);
+        created(
+            &app,
+            &t.token,
+            "/api/v1/approval-flows",
+            json!({"document_kind": "purchase_request",
+            "name": "Watched supplier", "when": {"supplier_ids": [watched]},
+            "steps": [{"name": "owner", "quorum": "any_of", "approvers": [{"user_id": t.owner_id}]}]}),
+        )
+        .await;
+        let wh = warehouse(&app, &t, "WH", false).await;
+        let part = item(
+            &app,
+            &t,
+            json!({"sku": "PART", "name": "Part", "base_unit": "pcs", "default_warehouse_id": wh,
+            "standard_cost": "12.50"}),
+        )
+        .await;
+        let pr =
+            |supplier: &str| json!({"item_id": part, "quantity": "40", "needed_by": today(), "supplier_id": supplier});
+
+        // Another supplier: no flow applies, the request is approved by hand as before.
+        let plain = id(&created(&app, &buyer_t, "/api/v1/purchase-requests", pr(&other)).await);
+        assert_eq!(
+            ok(&app, &buyer_t, &format!("/api/v1/purchase-requests/{plain}/submit"), json!({})).await["status"],
+            "submitted"
+        );
+        assert_eq!(inbox(&app, &t.token).await.0, 0);
+        assert_eq!(
+            ok(&app, &t.token, &format!("/api/v1/purchase-requests/{plain}/approve"), json!({})).await["status"],
+            "approved"
+        );
+
+        // The watched supplier: through the owner's inbox, valued at the standard cost.
+        let pr1 = id(&created(&app, &buyer_t, "/api/v1/purchase-requests", pr(&watched)).await);
+        ok(&app, &buyer_t, &format!("/api/v1/purchase-requests/{pr1}/submit"), json!({})).await;
+        let r = waiting(&app, &t.token).await;
+        assert_eq!(r["amount"], "500.0000");
+        let audit = app.audit_count(&t.token).await;
+        let direct = app.post(&format!("/api/v1/purchase-requests/{pr1}/approve"), &t.token, json!({})).await;
+        assert_eq!(direct.status, StatusCode::CONFLICT, "decided in its request: {:?}", direct.body);
+        let cancel = app.post(&format!("/api/v1/purchase-requests/{pr1}/cancel"), &buyer_t, json!({})).await;
+        assert_eq!(cancel.status, StatusCode::CONFLICT, "withdraw first: {:?}", cancel.body);
+        assert_eq!(app.audit_count(&t.token).await, audit);
+        let rej = decide(&app, &t.token, &id(&r), "reject", Some("use the framework contract")).await;
+        assert_eq!(rej.status, StatusCode::OK);
+        let got = get(&app, &buyer_t, &format!("/api/v1/purchase-requests/{pr1}")).await;
+        assert_eq!(
+            (got["status"].as_str(), got["decision_note"].as_str()),
+            (Some("rejected"), Some("use the framework contract"))
+        );
+
+        // Resubmitted, then withdrawn by the buyer, then resubmitted and approved.
+        ok(&app, &buyer_t, &format!("/api/v1/purchase-requests/{pr1}/submit"), json!({})).await;
+        let r = id(&waiting(&app, &t.token).await);
+        assert_eq!(
+            app.post(&format!("/api/v1/approval-requests/{r}/withdraw"), &t.token, json!({})).await.status,
+            StatusCode::FORBIDDEN,
+            "only the requester withdraws"
+        );
+        let w = ok(&app, &buyer_t, &format!("/api/v1/approval-requests/{r}/withdraw"), json!({})).await;
+        assert_eq!(w["status"], "withdrawn");
+        assert_eq!(get(&app, &buyer_t, &format!("/api/v1/purchase-requests/{pr1}")).await["status"], "draft");
+        ok(&app, &buyer_t, &format!("/api/v1/purchase-requests/{pr1}/submit"), json!({})).await;
+        let r = id(&waiting(&app, &t.token).await);
+        assert_eq!(decide(&app, &t.token, &r, "approve", None).await.status, StatusCode::OK);
+        assert_eq!(get(&app, &buyer_t, &format!("/api/v1/purchase-requests/{pr1}")).await["status"], "approved");
+        let history = get(&app, &buyer_t, &format!("/api/v1/approval-requests?box=submitted&document_id={pr1}")).await;
+        let states: Vec<&str> =
+            history["data"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+        assert_eq!(states, ["approved", "withdrawn", "rejected"]);
+    })
+    .await;
+}

@@ -571,6 +571,12 @@ pub(crate) async fn submit_in(
 ) -> AppResult<Submission> {
     let amount = doc.facts.amount;
     let requester = doc.facts.requester;
+    let mut parties = vec![requester];
+    for a in &doc.facts.authors {
+        if !parties.contains(a) {
+            parties.push(*a);
+        }
+    }
     let (route, flows) = route_in(tx, doc.kind, doc.facts).await?;
     let (flow, steps, status) = match route {
         Route::NotRequired => return Ok(Submission::NotRequired),
@@ -587,6 +593,7 @@ pub(crate) async fn submit_in(
         summary: doc.summary,
         amount,
         requester_id: requester,
+        parties,
         flow_id: Some(flow),
         status: status.to_owned(),
         current_step: 0,
@@ -705,11 +712,12 @@ pub async fn decide(
     let actor = ctx.principal.actor_uuid();
     let today = now.date_naive();
     let delegations = store::delegated_to(&tx, actor, today).await?;
-    let (approver, outcome) = rules::decide(&step, &approved, r.requester_id, actor, decision, &delegations, today)
+    let (approver, outcome) = rules::decide(&step, &approved, &r.parties, actor, decision, &delegations, today)
         .map_err(|e| match e {
-            DecideError::OwnRequest => {
-                AppError::Forbidden("someone other than the requester (no one decides on their own request)".into())
-            }
+            DecideError::OwnRequest => AppError::Forbidden(
+                "someone other than the requester or the document's author (no one decides on their own request)"
+                    .into(),
+            ),
             DecideError::NotAnApprover => AppError::Forbidden(format!(
                 "an approver of step {} of {} (or someone they delegated to today)",
                 step.name, r.number
@@ -844,10 +852,14 @@ pub async fn get_request(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<Reque
     let tx = app.store.begin(ctx.principal.tenant, Access::Read).await?;
     let r = store::get_request(&tx, id, false).await?.ok_or(AppError::NotFound { entity: REQUEST })?;
     let v = view(&tx, r).await?;
-    tx.commit().await?;
     let me = ctx.principal.actor_uuid();
-    let involved = v.request.requester_id == me
-        || v.tasks.iter().any(|t| t.approver_id == me || t.decided_by == Some(me))
+    // Oneself, and whoever delegated to one today: a deputy opens what their inbox lists.
+    let mut who = vec![me];
+    who.extend(store::delegated_to(&tx, me, app.now().date_naive()).await?.into_iter().map(|d| d.from));
+    tx.commit().await?;
+    let involved = v.request.parties.contains(&me)
+        || v.request.steps.iter().any(|s| s.approvers.iter().any(|a| who.contains(a)))
+        || v.tasks.iter().any(|t| t.decided_by == Some(me))
         || ctx.principal.can(approvals_approve());
     if !involved {
         return Err(AppError::NotFound { entity: REQUEST });

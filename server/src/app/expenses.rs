@@ -202,6 +202,17 @@ async fn visible(tx: &TenantTx<'_>, ctx: &Ctx, id: Uuid, lock: bool) -> AppResul
     Ok((c, lines))
 }
 
+/// The claim, when the caller may change it: their own (as employee or filer), or anyone's
+/// with finance write.
+async fn editable(tx: &TenantTx<'_>, ctx: &Ctx, id: Uuid) -> AppResult<(Claim, Vec<ClaimLine>)> {
+    let (c, lines) = visible(tx, ctx, id, true).await?;
+    let me = ctx.principal.actor_uuid();
+    if c.employee_id != me && c.created_by != Some(me) && !ctx.principal.can(finance(Action::Write)) {
+        return Err(AppError::Forbidden(format!("{} (to change someone else's claim)", finance(Action::Write))));
+    }
+    Ok((c, lines))
+}
+
 fn frozen(c: &Claim, action: &'static str) -> AppError {
     let state = if c.status == "submitted" {
         format!("{} waiting for approval", c.number)
@@ -221,7 +232,7 @@ pub async fn update(
 ) -> AppResult<(Claim, Vec<ClaimLine>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let (before, before_lines) = visible(&tx, ctx, id, true).await?;
+    let (before, before_lines) = editable(&tx, ctx, id).await?;
     if before.status != "draft" {
         return Err(frozen(&before, "edited (only drafts are)"));
     }
@@ -229,6 +240,8 @@ pub async fn update(
         return Err(stale(ENTITY, before.version));
     }
     let claim_date = input.claim_date;
+    // A claim stays its employee's unless the change names another.
+    let input = ClaimInput { employee_id: input.employee_id.or(Some(before.employee_id)), ..input };
     let (employee, description, lines) = build(&tx, ctx, input).await?;
     let mut c = Claim {
         employee_id: employee,
@@ -287,7 +300,7 @@ async fn save(
 pub async fn submit(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Claim, Vec<ClaimLine>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let (mut c, lines) = visible(&tx, ctx, id, true).await?;
+    let (mut c, lines) = editable(&tx, ctx, id).await?;
     if c.status != "draft" {
         return Err(frozen(&c, "submitted"));
     }
@@ -295,13 +308,20 @@ pub async fn submit(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Claim, Ve
     let employee =
         crate::store::users::get(&tx, UserId(c.employee_id)).await?.map(|u| u.display_name).unwrap_or_default();
     let base = tenants::current(&tx).await?.base_currency;
-    let department = lines.iter().find_map(|l| l.department.clone());
     let doc = Document {
         kind: KIND,
         id: c.id,
         number: c.number.clone(),
         summary: format!("{employee}: {} {base}, {}", c.total, c.description.chars().take(100).collect::<String>()),
-        facts: Facts { requester: c.employee_id, amount: c.total, department, supplier: None, discount: None },
+        // Routed on the employee's department in the organisation, not on what the lines say.
+        facts: Facts {
+            requester: c.employee_id,
+            authors: c.created_by.into_iter().chain([ctx.principal.actor_uuid()]).collect(),
+            amount: c.total,
+            department: None,
+            supplier: None,
+            discount: None,
+        },
     };
     match approvals::submit_in(&tx, ctx, doc, now).await? {
         Submission::NotRequired => {
@@ -402,7 +422,7 @@ pub(crate) async fn claim_settled(
 pub async fn cancel(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Claim, Vec<ClaimLine>)> {
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
-    let (mut c, lines) = visible(&tx, ctx, id, true).await?;
+    let (mut c, lines) = editable(&tx, ctx, id).await?;
     if c.status != "draft" {
         return Err(frozen(&c, "cancelled (only drafts are; a posted claim is settled by paying it)"));
     }
@@ -452,11 +472,17 @@ pub async fn pay(
     }
     let reference = optional(&mut f, "reference", input.reference, 100);
     let m = mapping(&tx).await?;
+    // The bank or cash account, or one under them.
+    let money: Vec<Uuid> = ["bank", "cash"].iter().filter_map(|p| m.get(*p).copied()).collect();
     let account = match input.account_id {
         Some(a) => {
             match books::get_account(&tx, a).await? {
                 None => f.push("account_id", "no such account"),
-                Some(x) if !x.is_active || !x.is_postable || x.account_type != AccountType::Asset => {
+                Some(x)
+                    if !x.is_active
+                        || !x.is_postable
+                        || !(money.contains(&x.id) || x.parent_id.is_some_and(|p| money.contains(&p))) =>
+                {
                     f.push("account_id", format!("account {} is not an active bank or cash account", x.code))
                 }
                 Some(_) => {}

@@ -937,7 +937,14 @@ async fn post_checked(
 const KIND: &str = "journal_entry";
 
 fn entry_facts(requester: Uuid, e: &Entry) -> Facts {
-    Facts { requester, amount: e.total_debit, department: None, supplier: None, discount: None }
+    Facts {
+        requester,
+        authors: e.created_by.into_iter().collect(),
+        amount: e.total_debit,
+        department: None,
+        supplier: None,
+        discount: None,
+    }
 }
 
 /// Submits a manual draft entry for approval: frozen until decided and posted when approved
@@ -957,13 +964,23 @@ pub async fn submit_entry(app: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<(Ent
         summary: format!("{} {base}: {}", entry.total_debit, entry.memo.chars().take(120).collect::<String>()),
         facts: entry_facts(ctx.principal.actor_uuid(), &entry),
     };
+    // A new version: an edit that read the draft before this submission fails as stale.
+    let entry = Entry { updated_at: now, version: entry.version + 1, ..entry };
+    if !books::replace_draft(&tx, &entry, &lines).await? {
+        return Err(AppError::StaleVersion { entity: "journal entry", current: entry.version - 1 });
+    }
     let r = match approvals::submit_in(&tx, ctx, doc, now).await? {
         Submission::NotRequired => {
             return Err(AppError::Conflict(format!(
                 "no approval flow covers this entry; post it directly (POST /journal-entries/{id}/post)"
             )));
         }
-        Submission::AutoApproved(_) => post_checked(app, &tx, ctx, entry, lines, "journal_entry.approve", now).await?,
+        Submission::AutoApproved(_) => {
+            // The flow waives its own steps, not the finance approval the tenant requires above
+            // its threshold.
+            check_approval(ctx, &books::settings(&tx).await?, entry.total_debit)?;
+            post_checked(app, &tx, ctx, entry, lines, "journal_entry.approve", now).await?
+        }
         Submission::Pending(_) => (entry, lines),
     };
     tx.commit().await?;

@@ -357,6 +357,7 @@ pub async fn order_action(
                     o.number
                 )));
             }
+            refuse_pending_change(&tx, &o, "cancelled (decide or withdraw the change first)").await?;
             release_reservations(&tx, &o, &mut cs, now).await?;
             o.status = "cancelled".into();
             o.closed_at = Some(now);
@@ -388,6 +389,18 @@ fn change_json(c: &ProductionChange) -> serde_json::Value {
 }
 
 const CHANGE: &str = "production change";
+
+/// An order whose change waits for approval is not cancelled or closed under it.
+async fn refuse_pending_change(tx: &TenantTx<'_>, o: &ProductionOrder, action: &'static str) -> AppResult<()> {
+    if let Some(c) = store::changes_of(tx, o.id).await?.into_iter().find(|c| c.status == "pending") {
+        return Err(AppError::InvalidState {
+            entity: ENTITY,
+            state: format!("{} with change {} waiting for approval", o.number, c.number),
+            action,
+        });
+    }
+    Ok(())
+}
 const CHANGE_KIND: &str = "production_change";
 
 /// The change still holds for the order as it is now: open, not below what was completed,
@@ -485,6 +498,7 @@ pub async fn request_change(
             summary: format!("{} ({sku}): {}", o.number, what.join(", ")),
             facts: Facts {
                 requester: ctx.principal.actor_uuid(),
+                authors: Vec::new(),
                 amount: value.round_dp(2),
                 department: None,
                 supplier: None,
@@ -1097,6 +1111,7 @@ pub async fn close(
     if !matches!(o.status.as_str(), "completed" | "in_progress") {
         return Err(wrong_state(&o, "closed"));
     }
+    refuse_pending_change(&tx, &o, "closed (decide or withdraw the change first)").await?;
     let before = order_json(&o, &cs);
     let date = date.unwrap_or_else(|| today(now));
     let b = books(&tx).await?;

@@ -137,6 +137,20 @@ pub(crate) async fn create_request_in(
         ),
     )
     .await?;
+    // Made by the system (low stock, MRP, a plugin), it goes straight to the tenant's flows.
+    let mut r = r;
+    if status == "submitted" {
+        let doc = request_document(tx, ctx, &r).await?;
+        if let Submission::AutoApproved(a) = approvals::submit_in(tx, ctx, doc, now).await? {
+            r.status = "approved".into();
+            r.decided_at = Some(now);
+            r.decision_note = a.comment;
+            r.version += 1;
+            if !store::save_request(tx, &r).await? {
+                return Err(AppError::StaleVersion { entity: "purchase request", current: r.version - 1 });
+            }
+        }
+    }
     Ok(r)
 }
 
@@ -258,6 +272,7 @@ pub async fn request_action(
         match approvals::submit_in(&tx, ctx, doc, now).await? {
             Submission::AutoApproved(a) => {
                 status = "approved";
+                r.decided_by = None;
                 r.decided_at = Some(now);
                 r.decision_note = a.comment;
             }
@@ -337,6 +352,7 @@ async fn request_document(tx: &TenantTx<'_>, ctx: &Ctx, r: &PurchaseRequest) -> 
         summary: format!("{} {sku} by {} (about {amount} {base})", qty(r.quantity), r.needed_by),
         facts: Facts {
             requester: ctx.principal.actor_uuid(),
+            authors: r.created_by.into_iter().collect(),
             amount,
             department: None,
             supplier: r.supplier_id,
@@ -704,7 +720,14 @@ pub async fn order_action(
 }
 
 fn order_facts(requester: Uuid, o: &Order) -> Facts {
-    Facts { requester, amount: o.gross_base, department: None, supplier: Some(o.party_id), discount: None }
+    Facts {
+        requester,
+        authors: o.created_by.into_iter().collect(),
+        amount: o.gross_base,
+        department: None,
+        supplier: Some(o.party_id),
+        discount: None,
+    }
 }
 
 /// Approves a purchase order: its plugins' say, then confirmed (it can be received).

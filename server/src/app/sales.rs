@@ -348,6 +348,7 @@ fn order_facts(requester: Uuid, o: &Order, lines: &[OrderLine]) -> Facts {
     let before: Decimal = lines.iter().map(|l| l.net + l.discount).sum();
     Facts {
         requester,
+        authors: o.created_by.into_iter().collect(),
         amount: o.gross_base,
         department: None,
         supplier: None,

@@ -35,6 +35,9 @@ pub enum Quorum {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Facts {
     pub requester: Uuid,
+    /// Others who had a hand in the document (its author, the employee a claim is for): they
+    /// never approve it either.
+    pub authors: Vec<Uuid>,
     /// In the base currency.
     pub amount: Decimal,
     pub department: Option<String>,
@@ -139,7 +142,7 @@ pub fn route(flows: &[FlowDef], facts: &Facts, dir: &Directory) -> Result<Route,
                 Approver::Manager => dir.managers.get(&facts.requester).copied().into_iter().collect(),
             };
             for u in named {
-                if u != facts.requester && dir.active.contains(&u) && !who.contains(&u) {
+                if u != facts.requester && !facts.authors.contains(&u) && dir.active.contains(&u) && !who.contains(&u) {
                     who.push(u);
                 }
             }
@@ -217,13 +220,13 @@ pub fn acting_for(
 pub fn decide(
     step: &PlannedStep,
     approved: &[Uuid],
-    requester: Uuid,
+    parties: &[Uuid],
     actor: Uuid,
     decision: Decision,
     delegations: &[Delegation],
     today: NaiveDate,
 ) -> Result<(Uuid, Outcome), DecideError> {
-    if actor == requester {
+    if parties.contains(&actor) {
         return Err(DecideError::OwnRequest);
     }
     let Some(approver) = acting_for(actor, step, approved, delegations, today) else {
@@ -261,7 +264,14 @@ mod tests {
     }
 
     fn facts(amount: &str) -> Facts {
-        Facts { requester: u(1), amount: dec(amount), department: Some("sales".into()), supplier: None, discount: None }
+        Facts {
+            requester: u(1),
+            authors: Vec::new(),
+            amount: dec(amount),
+            department: Some("sales".into()),
+            supplier: None,
+            discount: None,
+        }
     }
 
     fn dir() -> Directory {
@@ -362,43 +372,46 @@ mod tests {
     fn any_of_completes_on_one_approval_all_of_waits_for_everyone() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         let any = PlannedStep { name: "m".into(), quorum: Quorum::AnyOf, approvers: vec![u(2), u(3)] };
-        assert_eq!(decide(&any, &[], u(1), u(3), Decision::Approve, &[], today), Ok((u(3), Outcome::StepApproved)));
+        assert_eq!(decide(&any, &[], &[u(1)], u(3), Decision::Approve, &[], today), Ok((u(3), Outcome::StepApproved)));
         let all = PlannedStep { quorum: Quorum::AllOf, ..any.clone() };
         assert_eq!(
-            decide(&all, &[], u(1), u(2), Decision::Approve, &[], today),
+            decide(&all, &[], &[u(1)], u(2), Decision::Approve, &[], today),
             Ok((u(2), Outcome::Waiting { remaining: vec![u(3)] }))
         );
-        assert_eq!(decide(&all, &[u(2)], u(1), u(3), Decision::Approve, &[], today), Ok((u(3), Outcome::StepApproved)));
         assert_eq!(
-            decide(&all, &[u(2)], u(1), u(2), Decision::Approve, &[], today),
+            decide(&all, &[u(2)], &[u(1)], u(3), Decision::Approve, &[], today),
+            Ok((u(3), Outcome::StepApproved))
+        );
+        assert_eq!(
+            decide(&all, &[u(2)], &[u(1)], u(2), Decision::Approve, &[], today),
             Err(DecideError::AlreadyDecided { approver: u(2) })
         );
-        assert_eq!(decide(&all, &[u(2)], u(1), u(3), Decision::Reject, &[], today), Ok((u(3), Outcome::Rejected)));
-        assert_eq!(decide(&all, &[], u(1), u(2), Decision::Return, &[], today), Ok((u(2), Outcome::Returned)));
+        assert_eq!(decide(&all, &[u(2)], &[u(1)], u(3), Decision::Reject, &[], today), Ok((u(3), Outcome::Rejected)));
+        assert_eq!(decide(&all, &[], &[u(1)], u(2), Decision::Return, &[], today), Ok((u(2), Outcome::Returned)));
     }
 
     #[test]
     fn nobody_decides_their_own_request_or_someone_elses_step_but_a_delegate_may() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         let s = PlannedStep { name: "m".into(), quorum: Quorum::AllOf, approvers: vec![u(2), u(3)] };
-        assert_eq!(decide(&s, &[], u(2), u(2), Decision::Approve, &[], today), Err(DecideError::OwnRequest));
-        assert_eq!(decide(&s, &[], u(1), u(4), Decision::Approve, &[], today), Err(DecideError::NotAnApprover));
+        assert_eq!(decide(&s, &[], &[u(2)], u(2), Decision::Approve, &[], today), Err(DecideError::OwnRequest));
+        assert_eq!(decide(&s, &[], &[u(1)], u(4), Decision::Approve, &[], today), Err(DecideError::NotAnApprover));
         let away = Delegation { from: u(3), to: u(4), starts: today, ends: today };
         assert_eq!(
-            decide(&s, &[], u(1), u(4), Decision::Approve, std::slice::from_ref(&away), today),
+            decide(&s, &[], &[u(1)], u(4), Decision::Approve, std::slice::from_ref(&away), today),
             Ok((u(3), Outcome::Waiting { remaining: vec![u(2)] })),
             "the delegate approves for the one away"
         );
         let tomorrow = today.succ_opt().unwrap();
         assert_eq!(
-            decide(&s, &[], u(1), u(4), Decision::Approve, std::slice::from_ref(&away), tomorrow),
+            decide(&s, &[], &[u(1)], u(4), Decision::Approve, std::slice::from_ref(&away), tomorrow),
             Err(DecideError::NotAnApprover),
             "the delegation has ended"
         );
         // A delegate who is the requester still may not approve their own request.
         let to_requester = Delegation { from: u(3), to: u(1), starts: today, ends: today };
         assert_eq!(
-            decide(&s, &[], u(1), u(1), Decision::Approve, &[to_requester], today),
+            decide(&s, &[], &[u(1)], u(1), Decision::Approve, &[to_requester], today),
             Err(DecideError::OwnRequest)
         );
     }

@@ -363,6 +363,8 @@ pub struct Request {
     /// In the base currency.
     pub amount: Decimal,
     pub requester_id: Uuid,
+    /// The requester and the document's authors: none of them decides on it.
+    pub parties: Vec<Uuid>,
     pub flow_id: Option<Uuid>,
     /// pending | approved | rejected | returned | withdrawn
     pub status: String,
@@ -387,6 +389,9 @@ fn request_from(m: approval_requests::Model) -> AppResult<Request> {
         summary: m.summary,
         amount: money_from_db(m.amount),
         requester_id: m.requester_id,
+        parties: serde_json::from_str::<Value>(&m.parties)
+            .map_err(|_| corrupt("parties"))
+            .and_then(|v| uuids_of(&v))?,
         flow_id: m.flow_id,
         status: m.status,
         current_step: m.current_step,
@@ -410,6 +415,7 @@ fn request_am(tenant: Uuid, r: &Request) -> AppResult<approval_requests::ActiveM
         summary: Set(r.summary.clone()),
         amount: Set(money_to_db(r.amount)?),
         requester_id: Set(r.requester_id),
+        parties: Set(json!(r.parties).to_string()),
         flow_id: Set(r.flow_id),
         status: Set(r.status.clone()),
         current_step: Set(r.current_step),

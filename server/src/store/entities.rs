@@ -1980,6 +1980,7 @@ pub mod approval_requests {
         pub summary: String,
         pub amount: i64,
         pub requester_id: Uuid,
+        pub parties: String,
         pub flow_id: Option<Uuid>,
         pub status: String,
         pub current_step: i32,
