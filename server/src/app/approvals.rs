@@ -872,17 +872,6 @@ fn approvals_approve() -> crate::domain::access::Permission {
     Permission::new(Module::Approvals, Action::Approve)
 }
 
-/// A document's requests, newest first (for the document's own page).
-pub async fn requests_for(app: &AppState, tenant: TenantId, kind: &str, document: Uuid) -> AppResult<Vec<RequestView>> {
-    let tx = app.store.begin(tenant, Access::Read).await?;
-    let mut out = Vec::new();
-    for r in store::requests_for(&tx, kind, document).await? {
-        out.push(view(&tx, r).await?);
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Box {
     Waiting,
