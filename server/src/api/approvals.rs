@@ -589,10 +589,10 @@ pub async fn list_requests(
     let q = q.into_inner();
     let page = page(q.limit, q.cursor.as_deref())?;
     let b = match q.r#box.as_deref().unwrap_or("waiting") {
-        "waiting" => app::Box::Waiting,
-        "submitted" => app::Box::Submitted,
-        "decided" => app::Box::Decided,
-        "all" => app::Box::All,
+        "waiting" => app::Folder::Waiting,
+        "submitted" => app::Folder::Submitted,
+        "decided" => app::Folder::Decided,
+        "all" => app::Folder::All,
         _ => return Err(AppError::field("box", "must be waiting, submitted, decided or all")),
     };
     let f = RequestFilter { status: q.status, document_kind: q.document_kind, document_id: q.document_id };

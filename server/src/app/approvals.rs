@@ -650,6 +650,18 @@ pub enum Settled {
     Withdrawn,
 }
 
+impl Settled {
+    /// The audit verb of the document's change: `purchase_order.approve`, and so on.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Settled::Approved => "approve",
+            Settled::Rejected => "reject",
+            Settled::Returned => "return",
+            Settled::Withdrawn => "withdraw",
+        }
+    }
+}
+
 /// What the end of a request means for its document, in the deciding transaction.
 async fn settle(
     app: &AppState,
@@ -873,24 +885,24 @@ fn approvals_approve() -> crate::domain::access::Permission {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Box {
+pub enum Folder {
     Waiting,
     Submitted,
     Decided,
     All,
 }
 
-async fn inbox(tx: &TenantTx<'_>, ctx: &Ctx, b: Box, today: NaiveDate) -> AppResult<Inbox> {
+async fn inbox(tx: &TenantTx<'_>, ctx: &Ctx, b: Folder, today: NaiveDate) -> AppResult<Inbox> {
     let me = ctx.principal.actor_uuid();
     Ok(match b {
-        Box::Waiting => {
+        Folder::Waiting => {
             let mut who = vec![me];
             who.extend(store::delegated_to(tx, me, today).await?.into_iter().map(|d| d.from));
             Inbox::Waiting(who)
         }
-        Box::Submitted => Inbox::Submitted(me),
-        Box::Decided => Inbox::Decided(me),
-        Box::All => {
+        Folder::Submitted => Inbox::Submitted(me),
+        Folder::Decided => Inbox::Decided(me),
+        Folder::All => {
             if !ctx.principal.can(approvals_approve()) {
                 return Err(AppError::Forbidden(format!("{} (to see everyone's requests)", approvals_approve())));
             }
@@ -902,7 +914,7 @@ async fn inbox(tx: &TenantTx<'_>, ctx: &Ctx, b: Box, today: NaiveDate) -> AppRes
 pub async fn list_requests(
     app: &AppState,
     ctx: &Ctx,
-    b: Box,
+    b: Folder,
     f: &RequestFilter,
     page: &Page,
 ) -> AppResult<Vec<RequestView>> {
@@ -928,9 +940,10 @@ pub async fn counts(app: &AppState, ctx: &Ctx) -> AppResult<Counts> {
     let none = RequestFilter::default();
     let pending = RequestFilter { status: Some("pending".into()), ..RequestFilter::default() };
     let c = Counts {
-        waiting: store::count_requests(&tx, &inbox(&tx, ctx, Box::Waiting, today).await?, &none).await?,
-        submitted_pending: store::count_requests(&tx, &inbox(&tx, ctx, Box::Submitted, today).await?, &pending).await?,
-        decided: store::count_requests(&tx, &inbox(&tx, ctx, Box::Decided, today).await?, &none).await?,
+        waiting: store::count_requests(&tx, &inbox(&tx, ctx, Folder::Waiting, today).await?, &none).await?,
+        submitted_pending: store::count_requests(&tx, &inbox(&tx, ctx, Folder::Submitted, today).await?, &pending)
+            .await?,
+        decided: store::count_requests(&tx, &inbox(&tx, ctx, Folder::Decided, today).await?, &none).await?,
     };
     tx.commit().await?;
     Ok(c)

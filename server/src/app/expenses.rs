@@ -414,7 +414,7 @@ pub(crate) async fn claim_settled(
     } else {
         c.status = "draft".into();
     }
-    let action = format!("expense_claim.{}", super::purchasing::settled_verb(s));
+    let action = format!("expense_claim.{}", s.verb());
     save(tx, ctx, &mut c, &lines, before, &action, now).await
 }
 

@@ -605,7 +605,7 @@ pub(crate) async fn change_settled(
     if !store::save_change(tx, &c).await? {
         return Err(stale(CHANGE, c.version - 1));
     }
-    let action = format!("production_change.{}", super::purchasing::settled_verb(s));
+    let action = format!("production_change.{}", s.verb());
     record(
         tx,
         ctx,

@@ -389,7 +389,7 @@ pub(crate) async fn request_settled(
     if !store::save_request(tx, &r).await? {
         return Err(AppError::StaleVersion { entity: "purchase request", current: r.version - 1 });
     }
-    let action = format!("purchase_request.{}", settled_verb(s));
+    let action = format!("purchase_request.{}", s.verb());
     record(
         tx,
         ctx,
@@ -397,15 +397,6 @@ pub(crate) async fn request_settled(
         Change::new(&action, "purchase_request", Some(r.id.to_string()), Some(before), Some(request_json(&r))),
     )
     .await
-}
-
-pub(crate) fn settled_verb(s: Settled) -> &'static str {
-    match s {
-        Settled::Approved => "approve",
-        Settled::Rejected => "reject",
-        Settled::Returned => "return",
-        Settled::Withdrawn => "withdraw",
-    }
 }
 
 pub async fn get_request(app: &AppState, tenant: TenantId, id: Uuid) -> AppResult<PurchaseRequest> {
@@ -765,7 +756,7 @@ pub(crate) async fn order_settled(
         o.status = "draft".into();
     }
     save_header(tx, &mut o, now).await?;
-    let action = format!("purchase_order.{}", settled_verb(s));
+    let action = format!("purchase_order.{}", s.verb());
     record(
         tx,
         ctx,

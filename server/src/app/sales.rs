@@ -418,7 +418,7 @@ pub(crate) async fn order_settled(
     let before = order_json(&o, &lines);
     o.status = if s == Settled::Approved { "approved" } else { "draft" }.into();
     save_header(tx, &mut o, now).await?;
-    let action = format!("sales_order.{}", super::purchasing::settled_verb(s));
+    let action = format!("sales_order.{}", s.verb());
     record(
         tx,
         ctx,
