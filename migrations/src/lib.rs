@@ -22,6 +22,7 @@ mod m20261201_000011_mrp_suggestion_keys;
 mod m20261202_000012_crm;
 mod m20261203_000013_ticket_clock;
 mod m20261204_000014_approvals;
+mod m20261205_000015_numbering;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_crm::Migration),
             Box::new(m20261203_000013_ticket_clock::Migration),
             Box::new(m20261204_000014_approvals::Migration),
+            Box::new(m20261205_000015_numbering::Migration),
         ]
     }
 }

@@ -75,6 +75,7 @@ impl Application {
                 .split_for_parts();
             app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
                 .service(web::redirect("/docs", "/docs/"))
+                .configure(api::portal::routes)
                 .default_service(web::to(not_found))
                 .wrap(from_fn(middleware::request_context))
         })

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::extract::{AdminRead, AdminWrite, ApiJson, Authorized, Caller, IfMatch, etag, page, paginate};
 use super::problem::Problem;
-use super::views::{ApiKeyCreated, ApiKeyView, ListResponse, RoleView, UserView};
+use super::views::{ApiKeyCreated, ApiKeyView, ListResponse, RoleView, SubscriptionView, UserView};
 use crate::app::{AppState, access};
 use crate::domain::ids::{ApiKeyId, RoleId, UserId};
 use crate::error::AppError;
@@ -293,12 +293,40 @@ pub async fn revoke_api_key(
     Ok(HttpResponse::Ok().insert_header(etag(key.version)).json(key))
 }
 
-/// The calling user's own profile and roles.
-#[utoipa::path(tag = "users", operation_id = "get_me", responses((status = 200, body = UserView), (status = 401, body = Problem)))]
+/// The calling user: profile and roles, what they may do, and their company's subscription
+/// (what a client needs to draw its menus and the trial banner).
+#[derive(serde::Serialize, ToSchema)]
+pub struct MeView {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// Every permission the user's roles grant, as `module:action`.
+    #[schema(example = json!(["sales:read", "sales:write"]))]
+    pub permissions: Vec<String>,
+    pub tenant: MeTenant,
+    pub subscription: SubscriptionView,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct MeTenant {
+    pub name: String,
+    pub slug: String,
+    pub base_currency: String,
+}
+
+/// The calling user's own profile, roles, permissions and subscription.
+#[utoipa::path(tag = "users", operation_id = "get_me", responses((status = 200, body = MeView), (status = 401, body = Problem)))]
 #[get("/me")]
 pub async fn get_me(app: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
-    let user = UserView::new(access::me(&app, &caller.ctx()).await?);
-    Ok(HttpResponse::Ok().insert_header(etag(user.version)).json(user))
+    let ctx = caller.ctx();
+    let user = UserView::new(access::me(&app, &ctx).await?);
+    let t = crate::app::tenant::view(&app, crate::app::tenant::load(&app, ctx.principal.tenant).await?);
+    let me = MeView {
+        permissions: ctx.principal.permissions.to_strings(),
+        subscription: SubscriptionView::new(&t),
+        tenant: MeTenant { name: t.tenant.name, slug: t.tenant.slug, base_currency: t.tenant.base_currency },
+        user,
+    };
+    Ok(HttpResponse::Ok().insert_header(etag(me.user.version)).json(me))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,6 +1,6 @@
 //! The tenant's account and its audit trail.
 
-use actix_web::{HttpResponse, get, patch, web};
+use actix_web::{HttpResponse, get, patch, put, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -82,4 +82,68 @@ pub async fn list_audit_events(
     let (rows, next_cursor) = paginate(audit::list(&app, auth.tenant_id(), &page, &filter).await?, &page, |e| e.id.0);
     Ok(HttpResponse::Ok()
         .json(ListResponse { data: rows.into_iter().map(AuditEventView::from).collect(), next_cursor }))
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct NumberingView {
+    /// The sequence, e.g. `sales_order`.
+    pub key: &'static str,
+    pub label: &'static str,
+    pub prefix: String,
+    pub default_prefix: &'static str,
+    /// Digits after the dash (zero-padded).
+    pub padding: i32,
+    pub next_value: i64,
+    /// The number the next document gets, e.g. `SO-000042`.
+    pub example: String,
+}
+
+impl From<tenant::Numbering> for NumberingView {
+    fn from(n: tenant::Numbering) -> Self {
+        Self {
+            key: n.kind.key,
+            label: n.kind.label,
+            prefix: n.effective_prefix().to_owned(),
+            default_prefix: n.kind.prefix,
+            padding: n.effective_padding(),
+            next_value: n.next_value,
+            example: n.example(),
+        }
+    }
+}
+
+/// How each kind of document is numbered.
+#[utoipa::path(tag = "tenant", operation_id = "list_numbering", responses((status = 200, body = ListResponse<NumberingView>)))]
+#[get("/numbering")]
+pub async fn list_numbering(app: web::Data<AppState>, auth: Authorized<AdminRead>) -> Result<HttpResponse, AppError> {
+    let data: Vec<NumberingView> =
+        tenant::list_numbering(&app, auth.tenant_id()).await?.into_iter().map(NumberingView::from).collect();
+    Ok(HttpResponse::Ok().json(ListResponse { data, next_cursor: None }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberingRequest {
+    /// 1-10 capital letters and digits, starting with a letter; null for the built-in one.
+    pub prefix: Option<String>,
+    /// 1-12 digits; null for the built-in 6.
+    pub padding: Option<i32>,
+    /// The next number; never below the current one. Omit to keep it.
+    pub next_value: Option<i64>,
+}
+
+/// Set a kind's prefix, digits and next number; documents already numbered keep theirs.
+#[utoipa::path(tag = "tenant", operation_id = "set_numbering", request_body = NumberingRequest,
+    responses((status = 200, body = NumberingView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[put("/numbering/{key}")]
+pub async fn set_numbering(
+    app: web::Data<AppState>,
+    auth: Authorized<AdminWrite>,
+    key: web::Path<String>,
+    body: ApiJson<NumberingRequest>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.0;
+    let input = tenant::NumberingInput { prefix: b.prefix, padding: b.padding, next_value: b.next_value };
+    let n = tenant::set_numbering(&app, &auth.ctx(), &key, input).await?;
+    Ok(HttpResponse::Ok().json(NumberingView::from(n)))
 }

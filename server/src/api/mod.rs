@@ -10,10 +10,12 @@ pub mod crm;
 pub mod expenses;
 pub mod extract;
 pub mod health;
+pub mod insight;
 pub mod ledger;
 pub mod middleware;
 pub mod operator;
 pub mod plugins;
+pub mod portal;
 pub mod problem;
 pub mod production;
 pub mod receivables;
@@ -36,6 +38,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(account::get_tenant)
         .service(account::update_tenant)
         .service(account::list_audit_events)
+        .service(account::list_numbering)
+        .service(account::set_numbering)
         .service(access::get_me)
         .service(access::change_my_password)
         .service(access::list_users)
@@ -123,6 +127,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(receivables::allocate_payment)
         .service(receivables::cancel_payment)
         .service(receivables::ar_aging)
+        .service(insight::sales_summary)
+        .service(insight::trace_sales_order)
         .service(receivables::ap_aging)
         .service(bank::list_bank_accounts)
         .service(bank::create_bank_account)

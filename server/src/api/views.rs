@@ -231,39 +231,58 @@ pub struct TenantView {
     pub accounting_template: String,
     pub subscription: SubscriptionView,
     pub entitlements: EntitlementsView,
+    /// What the entitlements are spent on (the tenant read; absent where the tenant is embedded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageView>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<TenantState> for TenantView {
-    fn from(v: TenantState) -> Self {
-        let t = v.tenant;
+#[derive(Serialize, ToSchema)]
+pub struct UsageView {
+    /// Active users, against `entitlements.seats`.
+    pub seats_used: u64,
+    /// Enabled plugins, against `entitlements.plugin_slots`.
+    pub plugins_enabled: u64,
+}
+
+impl SubscriptionView {
+    pub fn new(v: &TenantState) -> Self {
         let (days_left, warn) = match v.state {
             SubscriptionState::Trial { days_left, warn } => (Some(days_left), warn),
             _ => (None, false),
         };
+        Self {
+            status: v.state.as_str(),
+            plan: v.tenant.plan.map(|p| p.as_str()),
+            plan_started_at: v.tenant.plan_started_at,
+            trial_ends_at: v.tenant.trial_ends_at,
+            trial_days_left: days_left,
+            trial_ending_soon: warn,
+            read_only: !v.state.allows_writes(),
+        }
+    }
+}
+
+impl From<TenantState> for TenantView {
+    fn from(v: TenantState) -> Self {
+        let subscription = SubscriptionView::new(&v);
+        let t = v.tenant;
         Self {
             id: t.id.0,
             slug: t.slug,
             name: t.name,
             base_currency: t.base_currency,
             accounting_template: t.coa_template,
-            subscription: SubscriptionView {
-                status: v.state.as_str(),
-                plan: t.plan.map(|p| p.as_str()),
-                plan_started_at: t.plan_started_at,
-                trial_ends_at: t.trial_ends_at,
-                trial_days_left: days_left,
-                trial_ending_soon: warn,
-                read_only: !v.state.allows_writes(),
-            },
+            subscription,
             entitlements: EntitlementsView {
                 seats: v.entitlements.seats,
                 modules: v.entitlements.modules.iter().map(|m| m.as_str()).collect(),
                 plugin_slots: v.entitlements.plugin_slots,
                 api_rate_per_minute: v.entitlements.api_rate_per_minute,
             },
+            usage: v.usage.map(|u| UsageView { seats_used: u.seats_used, plugins_enabled: u.plugins_enabled }),
             version: t.version,
             created_at: t.created_at,
             updated_at: t.updated_at,

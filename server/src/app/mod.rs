@@ -9,6 +9,7 @@ pub mod crm;
 pub mod demo;
 pub mod events;
 pub mod expenses;
+pub mod insight;
 pub mod inventory;
 pub mod ledger;
 pub mod manufacturing;

@@ -974,8 +974,9 @@ pub(crate) async fn post_document_entry(
 }
 
 pub(crate) async fn next_number(tx: &TenantTx<'_>, key: &str, prefix: &str) -> AppResult<String> {
-    let n = books::next_in_sequence(tx, key).await?;
-    Ok(format!("{prefix}-{n:06}"))
+    let n = books::next_numbered(tx, key).await?;
+    let padding = n.padding.unwrap_or(crate::domain::numbering::DEFAULT_PADDING);
+    Ok(crate::domain::numbering::format(n.prefix.as_deref().unwrap_or(prefix), padding, n.value))
 }
 
 /// Posts a draft invoice or credit note: control account against revenue or expense lines and

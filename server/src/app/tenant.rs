@@ -1,7 +1,9 @@
 //! The tenant's own view of its account: settings, subscription and entitlements.
 
 use super::{AppState, Change, Ctx, record};
+use crate::domain::numbering;
 use crate::domain::subscription::{self, Entitlements, SubscriptionState};
+use crate::store::ledger as ledger_store;
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, Fields};
 use crate::store::Access;
@@ -11,19 +13,42 @@ pub struct TenantView {
     pub tenant: Tenant,
     pub state: SubscriptionState,
     pub entitlements: Entitlements,
+    /// What the entitlements are spent on: active users and enabled plugins (when read).
+    pub usage: Option<Usage>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub seats_used: u64,
+    pub plugins_enabled: u64,
 }
 
 pub fn view(app: &AppState, tenant: Tenant) -> TenantView {
     let state = subscription::state(tenant.plan, tenant.trial_ends_at, app.now());
     let entitlements = subscription::entitlements(tenant.plan);
-    TenantView { tenant, state, entitlements }
+    TenantView { tenant, state, entitlements, usage: None }
+}
+
+async fn usage(tx: &crate::store::TenantTx<'_>) -> AppResult<Usage> {
+    let seats_used = crate::store::users::count_active(tx).await?;
+    let plugins_enabled = crate::store::plugins::installs(tx).await?.iter().filter(|i| i.enabled).count() as u64;
+    Ok(Usage { seats_used, plugins_enabled })
+}
+
+/// The tenant row alone.
+pub async fn load(app: &AppState, tenant: crate::domain::ids::TenantId) -> AppResult<Tenant> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let t = tenants::current(&tx).await?;
+    tx.commit().await?;
+    Ok(t)
 }
 
 pub async fn get(app: &AppState, ctx_tenant: crate::domain::ids::TenantId) -> AppResult<TenantView> {
     let tx = app.store.begin(ctx_tenant, Access::Read).await?;
     let t = tenants::current(&tx).await?;
+    let used = usage(&tx).await?;
     tx.commit().await?;
-    Ok(view(app, t))
+    Ok(TenantView { usage: Some(used), ..view(app, t) })
 }
 
 pub async fn update_settings(app: &AppState, ctx: &Ctx, if_match: i64, name: Option<String>) -> AppResult<TenantView> {
@@ -61,4 +86,115 @@ pub async fn update_settings(app: &AppState, ctx: &Ctx, if_match: i64, name: Opt
     tx.commit().await?;
     app.forget_tenant(after.id);
     Ok(view(app, after))
+}
+
+// ================================================================ document numbering
+
+/// One numbered kind as the tenant has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Numbering {
+    pub kind: &'static numbering::Kind,
+    /// The tenant's own prefix, when set.
+    pub prefix: Option<String>,
+    pub padding: Option<i32>,
+    pub next_value: i64,
+}
+
+impl Numbering {
+    pub fn effective_prefix(&self) -> &str {
+        self.prefix.as_deref().unwrap_or(self.kind.prefix)
+    }
+
+    pub fn effective_padding(&self) -> i32 {
+        self.padding.unwrap_or(numbering::DEFAULT_PADDING)
+    }
+
+    /// The number the next document of this kind gets.
+    pub fn example(&self) -> String {
+        numbering::format(self.effective_prefix(), self.effective_padding(), self.next_value)
+    }
+}
+
+async fn numberings(tx: &crate::store::TenantTx<'_>) -> AppResult<Vec<Numbering>> {
+    let rows = ledger_store::sequences(tx).await?;
+    Ok(numbering::KINDS
+        .iter()
+        .map(|kind| {
+            let row = rows.iter().find(|r| r.sequence_key == kind.key);
+            Numbering {
+                kind,
+                prefix: row.and_then(|r| r.prefix.clone()),
+                padding: row.and_then(|r| r.padding),
+                next_value: row.map_or(1, |r| r.next_value),
+            }
+        })
+        .collect())
+}
+
+/// Every numbered kind with its prefix, digits and next number.
+pub async fn list_numbering(app: &AppState, tenant: crate::domain::ids::TenantId) -> AppResult<Vec<Numbering>> {
+    let tx = app.store.begin(tenant, Access::Read).await?;
+    let out = numberings(&tx).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub struct NumberingInput {
+    /// None: the built-in prefix.
+    pub prefix: Option<String>,
+    /// None: the built-in six digits.
+    pub padding: Option<i32>,
+    /// None: unchanged. Never below the next number, so no number is handed out twice.
+    pub next_value: Option<i64>,
+}
+
+/// Sets how a kind's documents are numbered from the next one on. Numbers already given stay.
+pub async fn set_numbering(app: &AppState, ctx: &Ctx, key: &str, input: NumberingInput) -> AppResult<Numbering> {
+    let kind = numbering::find(key).ok_or(AppError::NotFound { entity: "numbered document kind" })?;
+    let mut f = Fields::new();
+    if let Some(p) = &input.prefix {
+        f.check("prefix", numbering::check_prefix(p).map_err(str::to_owned));
+    }
+    if let Some(p) = input.padding {
+        f.check("padding", numbering::check_padding(p).map_err(str::to_owned));
+    }
+    if input.next_value.is_some_and(|n| n < 1) {
+        f.push("next_value", "must be at least 1");
+    }
+    f.finish()?;
+    let now = app.now();
+    let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    let (current_next, old_prefix, old_padding) = ledger_store::lock_sequence(&tx, key).await?;
+    let all = numberings(&tx).await?;
+    let before = Numbering { kind, prefix: old_prefix, padding: old_padding, next_value: current_next };
+    let after = Numbering {
+        kind,
+        prefix: input.prefix.filter(|p| p != kind.prefix),
+        padding: input.padding.filter(|p| *p != numbering::DEFAULT_PADDING),
+        next_value: input.next_value.unwrap_or(current_next),
+    };
+    if after.next_value < current_next {
+        return Err(AppError::field(
+            "next_value",
+            format!("must be at least {current_next}: numbers below it may already be in use"),
+        ));
+    }
+    // Two kinds under one prefix would number different documents alike (and quotations and
+    // orders share a table, where the numbers must be unique).
+    if let Some(other) = all.iter().find(|o| o.kind.key != key && o.effective_prefix() == after.effective_prefix()) {
+        return Err(AppError::field("prefix", format!("is already used by {}", other.kind.label.to_lowercase())));
+    }
+    ledger_store::set_sequence(&tx, key, after.next_value, after.prefix.clone(), after.padding).await?;
+    let json = |n: &Numbering| {
+        serde_json::json!({"prefix": n.effective_prefix(), "padding": n.effective_padding(), "next_value": n.next_value})
+    };
+    record(
+        &tx,
+        ctx,
+        now,
+        Change::new("numbering.update", "document_sequence", Some(key.to_owned()), Some(json(&before)), Some(json(&after))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
 }

@@ -11,6 +11,7 @@ pub mod decimal;
 pub mod ids;
 pub mod ledger;
 pub mod mrp;
+pub mod numbering;
 pub mod receivables;
 pub mod service;
 pub mod statements;

@@ -383,6 +383,8 @@ pub mod document_sequences {
         #[sea_orm(primary_key, auto_increment = false)]
         pub sequence_key: String,
         pub next_value: i64,
+        pub prefix: Option<String>,
+        pub padding: Option<i32>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

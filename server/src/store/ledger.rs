@@ -891,8 +891,67 @@ pub async fn next_in_sequence(tx: &TenantTx<'_>, key: &str) -> AppResult<i64> {
     take_from_sequence(tx, key, 1).await
 }
 
+/// A number taken from a sequence, with the tenant's own prefix and digit count when set.
+pub struct Numbered {
+    pub value: i64,
+    pub prefix: Option<String>,
+    pub padding: Option<i32>,
+}
+
+/// The next number of a document sequence and how the tenant writes it.
+pub async fn next_numbered(tx: &TenantTx<'_>, key: &str) -> AppResult<Numbered> {
+    let row = sequence_upsert(tx, key, 1).await?;
+    Ok(Numbered {
+        value: row.try_get::<i64>("", "next_value")? - 1,
+        prefix: row.try_get::<Option<String>>("", "prefix")?,
+        padding: row.try_get::<Option<i32>>("", "padding")?,
+    })
+}
+
+/// Every sequence row of the tenant: key, next value, prefix, padding.
+pub async fn sequences(tx: &TenantTx<'_>) -> AppResult<Vec<super::entities::document_sequences::Model>> {
+    use super::entities::document_sequences::{Column as C, Entity};
+    Ok(Entity::find().filter(C::TenantId.eq(tx.tenant().0)).all(tx.conn()).await?)
+}
+
+/// Locks a sequence row (creating it at 1) and returns it, so a change to its numbering
+/// cannot interleave with a number being taken.
+pub async fn lock_sequence(tx: &TenantTx<'_>, key: &str) -> AppResult<(i64, Option<String>, Option<i32>)> {
+    let row = sequence_upsert(tx, key, 0).await?;
+    Ok((
+        row.try_get::<i64>("", "next_value")?,
+        row.try_get::<Option<String>>("", "prefix")?,
+        row.try_get::<Option<i32>>("", "padding")?,
+    ))
+}
+
+/// Sets a locked sequence's numbering.
+pub async fn set_sequence(
+    tx: &TenantTx<'_>,
+    key: &str,
+    next_value: i64,
+    prefix: Option<String>,
+    padding: Option<i32>,
+) -> AppResult<()> {
+    use super::entities::document_sequences::{Column as C, Entity};
+    Entity::update_many()
+        .col_expr(C::NextValue, Expr::value(next_value))
+        .col_expr(C::Prefix, Expr::value(prefix))
+        .col_expr(C::Padding, Expr::value(padding))
+        .filter(C::TenantId.eq(tx.tenant().0))
+        .filter(C::SequenceKey.eq(key))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Takes `count` consecutive numbers from a gapless sequence; returns the first.
 async fn take_from_sequence(tx: &TenantTx<'_>, key: &str, count: i64) -> AppResult<i64> {
+    let row = sequence_upsert(tx, key, count).await?;
+    Ok(row.try_get::<i64>("", "next_value")? - count)
+}
+
+async fn sequence_upsert(tx: &TenantTx<'_>, key: &str, count: i64) -> AppResult<sea_orm::QueryResult> {
     use super::entities::document_sequences::{Column as C, Entity};
     // One statement: create the row at count + 1 (handing out 1..=count) or add count under its
     // row lock. Posters of the same kind queue once, not once for the insert and again for the
@@ -907,10 +966,9 @@ async fn take_from_sequence(tx: &TenantTx<'_>, key: &str, count: i64) -> AppResu
                 .value(C::NextValue, Expr::col((Entity, C::NextValue)).add(count))
                 .to_owned(),
         )
-        .returning(Query::returning().column(C::NextValue))
+        .returning(Query::returning().columns([C::NextValue, C::Prefix, C::Padding]))
         .to_owned();
-    let row = tx.conn().query_one(&stmt).await?.ok_or_else(|| AppError::internal("sequence row missing"))?;
-    Ok(row.try_get::<i64>("", "next_value")? - count)
+    tx.conn().query_one(&stmt).await?.ok_or_else(|| AppError::internal("sequence row missing"))
 }
 
 /// Ledger invariants that must hold after any sequence of operations; each returned string

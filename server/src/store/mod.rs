@@ -14,6 +14,7 @@ pub mod events;
 pub mod expenses;
 pub mod fx;
 pub mod idempotency;
+pub mod insight;
 pub mod ledger;
 pub mod plugins;
 pub mod production;
