@@ -82,7 +82,9 @@ async fn in_browser(app: &TestApp, name: &str, steps: impl AsyncFnOnce(&Browser)
         std::fs::create_dir_all(&dir).ok();
         let file = dir.join(format!("{name}-{}.png", uuid::Uuid::now_v7()));
         match b.client.screenshot().await {
-            Ok(png) if std::fs::write(&file, &png).is_ok() => eprintln!("screenshot of the failure: {}", file.display()),
+            Ok(png) if std::fs::write(&file, &png).is_ok() => {
+                eprintln!("screenshot of the failure: {}", file.display())
+            }
             other => eprintln!("no screenshot: {:?}", other.err()),
         }
         if let Ok(url) = b.client.current_url().await {
@@ -179,21 +181,35 @@ async fn a_company_signs_up_builds_a_role_and_adds_a_user_in_the_browser() {
             b.click("#signup-link").await;
             b.ready("signup").await;
             let slug = format!("browser-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-            b.fill("#signup-form", &[("company_name", "Browser Trading"), ("slug", &slug), ("admin_email", "not-an-email"),
-                ("admin_name", "Bo Wen"), ("admin_password", "short")]).await;
+            b.fill(
+                "#signup-form",
+                &[
+                    ("company_name", "Browser Trading"),
+                    ("slug", &slug),
+                    ("admin_email", "not-an-email"),
+                    ("admin_name", "Bo Wen"),
+                    ("admin_password", "short"),
+                ],
+            )
+            .await;
             b.click("#signup-submit").await;
             // The API's field errors sit next to their fields; nothing was written.
             assert!(!b.text(".field-error[data-field=\"admin_email\"]").await.is_empty());
             assert!(b.text(".field-error[data-field=\"admin_password\"]").await.contains("10"));
-            assert_eq!(b.attr("#signup-form [name=\"admin_email\"]", "class").await.unwrap_or_default().contains("invalid"), true);
+            let class = b.attr("#signup-form [name=\"admin_email\"]", "class").await.unwrap_or_default();
+            assert!(class.contains("invalid"), "the field is marked: {class}");
             assert_eq!(app.state.store.count_rows_unfiltered(None, "tenants").await.unwrap(), tenants);
-            b.fill("#signup-form", &[("admin_email", "bo@browser.test"), ("admin_password", "browser-password-1")]).await;
+            b.fill("#signup-form", &[("admin_email", "bo@browser.test"), ("admin_password", "browser-password-1")])
+                .await;
             b.click("#signup-submit").await;
             b.ready("dashboard").await;
             assert!(b.text("#whoami").await.contains("bo@browser.test"));
             assert!(b.text("#subscription-banner").await.contains("Trial"), "a trial shows its days left");
             assert_eq!(b.count("a[data-nav=\"users\"]").await, 1);
-            let owner = app.login(&slug, "bo@browser.test", "browser-password-1").await.body["access_token"].as_str().unwrap().to_owned();
+            let owner = app.login(&slug, "bo@browser.test", "browser-password-1").await.body["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
 
             // A custom role from permissions per module and action.
             b.go("roles", "roles").await;
@@ -205,7 +221,8 @@ async fn a_company_signs_up_builds_a_role_and_adds_a_user_in_the_browser() {
             b.click("#role-submit").await;
             b.wait("tr[data-role=\"Stock clerk\"]").await;
             let roles = app.get("/api/v1/roles", &owner).await;
-            let clerk = roles.body["data"].as_array().unwrap().iter().find(|r| r["name"] == "Stock clerk").unwrap().clone();
+            let clerk =
+                roles.body["data"].as_array().unwrap().iter().find(|r| r["name"] == "Stock clerk").unwrap().clone();
             assert_eq!(clerk["permissions"], json!(["inventory:read", "inventory:write"]));
 
             // A user with that role; a bad form first, which writes nothing.
@@ -219,7 +236,8 @@ async fn a_company_signs_up_builds_a_role_and_adds_a_user_in_the_browser() {
             b.fill("#user-form", &[("email", "clara@browser.test"), ("password", "clerk-password-1")]).await;
             b.click("#user-form input[name=\"role_ids\"][data-role-name=\"Stock clerk\"]").await;
             b.click("#user-submit").await;
-            let roles = b.until_text("tr[data-email=\"clara@browser.test\"] .roles", |t| t.contains("Stock clerk")).await;
+            let roles =
+                b.until_text("tr[data-email=\"clara@browser.test\"] .roles", |t| t.contains("Stock clerk")).await;
             assert_eq!(roles, "Stock clerk");
 
             // She logs in and is offered what her role allows, no more.
@@ -248,8 +266,16 @@ async fn a_plugin_is_uploaded_enabled_and_configured_in_the_browser() {
             let bad = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
             std::fs::write(bad.path(), "{ this is not json").unwrap();
             let upload = async |manifest: &std::path::Path| {
-                b.wait("#plugin-upload-form input[name=\"manifest\"]").await.send_keys(&manifest.display().to_string()).await.unwrap();
-                b.wait("#plugin-upload-form input[name=\"component\"]").await.send_keys(&wasm.display().to_string()).await.unwrap();
+                b.wait("#plugin-upload-form input[name=\"manifest\"]")
+                    .await
+                    .send_keys(&manifest.display().to_string())
+                    .await
+                    .unwrap();
+                b.wait("#plugin-upload-form input[name=\"component\"]")
+                    .await
+                    .send_keys(&wasm.display().to_string())
+                    .await
+                    .unwrap();
                 b.click("#plugin-upload-submit").await;
             };
             upload(bad.path()).await;
@@ -302,7 +328,8 @@ async fn the_dashboard_and_a_trace_show_the_apis_figures_and_a_viewer_gets_no_wr
             let orders = app.get("/api/v1/sales-orders?kind=order&limit=20", &owner).await.body;
             in_browser(&app, "dashboard", async |b| {
                 b.login("demo", "owner@demo.meridian.test", "meridian-demo").await;
-                for card in ["sales", "top-revenue", "top-margin", "stock", "ar", "repurchase", "funnel", "production"] {
+                for card in ["sales", "top-revenue", "top-margin", "stock", "ar", "repurchase", "funnel", "production"]
+                {
                     b.wait(&format!("#card-{card}[data-state=\"ready\"]")).await;
                 }
                 let figure = b.text("#card-sales .figure").await;
@@ -321,7 +348,11 @@ async fn the_dashboard_and_a_trace_show_the_apis_figures_and_a_viewer_gets_no_wr
                 b.wait("#trace-view").await;
                 let trace = app.get(&format!("/api/v1/sales-orders/{id}/trace"), &owner).await.body;
                 let profit = b.text("#trace-profit").await;
-                assert!(digits(&profit).contains(&digits(trace["margin"].as_str().unwrap())), "{profit} against {:?}", trace["margin"]);
+                assert!(
+                    digits(&profit).contains(&digits(trace["margin"].as_str().unwrap())),
+                    "{profit} against {:?}",
+                    trace["margin"]
+                );
                 assert!(b.text("#trace-view").await.contains(number));
 
                 // A viewer on a phone: reads, is offered no writes, and the API refuses them anyway.
@@ -329,7 +360,11 @@ async fn the_dashboard_and_a_trace_show_the_apis_figures_and_a_viewer_gets_no_wr
                 b.ready("login").await;
                 b.client.set_window_size(390, 844).await.unwrap();
                 b.login("demo", "viewer@demo.meridian.test", "meridian-demo").await;
-                let fits = b.client.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![]).await.unwrap();
+                let fits = b
+                    .client
+                    .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![])
+                    .await
+                    .unwrap();
                 assert_eq!(fits, json!(true), "the dashboard fits a phone's width");
                 for nav in ["users", "roles", "api-keys", "plugins", "audit"] {
                     assert_eq!(b.count(&format!("a[data-nav=\"{nav}\"]")).await, 0, "{nav}");
@@ -357,7 +392,12 @@ async fn the_dashboard_and_a_trace_show_the_apis_figures_and_a_viewer_gets_no_wr
 #[tokio::test]
 async fn the_portal_is_served_with_its_assets_and_a_strict_policy() {
     let app = spawn_app(Backend::Sqlite).await;
-    for (path, kind) in [("/admin", "text/html"), ("/admin/app.js", "text/javascript"), ("/admin/app.css", "text/css"), ("/admin/users", "text/html")] {
+    for (path, kind) in [
+        ("/admin", "text/html"),
+        ("/admin/app.js", "text/javascript"),
+        ("/admin/app.css", "text/css"),
+        ("/admin/users", "text/html"),
+    ] {
         let r = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         let h = r.headers();
@@ -368,5 +408,8 @@ async fn the_portal_is_served_with_its_assets_and_a_strict_policy() {
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
     }
     let html = app.client.get(format!("{}/admin", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("/admin/app.js") && !html.contains("http://") && !html.contains("https://"), "no assets from elsewhere");
+    assert!(
+        html.contains("/admin/app.js") && !html.contains("http://") && !html.contains("https://"),
+        "no assets from elsewhere"
+    );
 }

@@ -117,7 +117,11 @@ pub async fn sales_summary(
         daily: s
             .daily
             .iter()
-            .map(|(day, this, last)| DayView { day: *day, this_month: amount(*this, &cur), last_month: amount(*last, &cur) })
+            .map(|(day, this, last)| DayView {
+                day: *day,
+                this_month: amount(*this, &cur),
+                last_month: amount(*last, &cur),
+            })
             .collect(),
         top_by_revenue: s.top_by_revenue.iter().map(product).collect(),
         top_by_margin: s.top_by_margin.iter().map(product).collect(),
@@ -256,7 +260,8 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
     let o = &ov.order;
     let cur = o.currency.clone();
     let sku = |id: &Uuid| t.items.get(id).map(|i| i.sku.clone()).unwrap_or_default();
-    let mut timeline = vec![TraceEvent { date: o.order_date, what: "ordered".into(), document: Some(o.number.clone()) }];
+    let mut timeline =
+        vec![TraceEvent { date: o.order_date, what: "ordered".into(), document: Some(o.number.clone()) }];
     if let Some(c) = o.confirmed_at {
         timeline.push(TraceEvent { date: c.date_naive(), what: "confirmed".into(), document: Some(o.number.clone()) });
     }
@@ -306,13 +311,21 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
         })
         .collect();
     for p in &payments {
-        timeline.push(TraceEvent { date: p.date, what: format!("{} of {}", p.kind.replace('_', " "), p.amount), document: None });
+        timeline.push(TraceEvent {
+            date: p.date,
+            what: format!("{} of {}", p.kind.replace('_', " "), p.amount),
+            document: None,
+        });
     }
     let production_orders = t.production.map(|ps| {
         ps.into_iter()
             .map(|p| {
                 let o = p.order;
-                timeline.push(TraceEvent { date: o.start_date, what: "production planned to start".into(), document: Some(o.number.clone()) });
+                timeline.push(TraceEvent {
+                    date: o.start_date,
+                    what: "production planned to start".into(),
+                    document: Some(o.number.clone()),
+                });
                 TraceProduction {
                     id: o.id,
                     sku: sku(&o.item_id),
@@ -332,7 +345,11 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
         let mut out = Vec::new();
         for p in ps {
             let r = p.request;
-            timeline.push(TraceEvent { date: r.created_at.date_naive(), what: "purchase requested".into(), document: Some(r.number.clone()) });
+            timeline.push(TraceEvent {
+                date: r.created_at.date_naive(),
+                what: "purchase requested".into(),
+                document: Some(r.number.clone()),
+            });
             out.push(TracePurchase {
                 kind: "purchase_request",
                 id: r.id,
@@ -344,7 +361,11 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
                 supplier: r.supplier_id.and_then(|s| t.supplier_names.get(&s).cloned()),
             });
             if let Some(po) = p.order {
-                timeline.push(TraceEvent { date: po.order_date, what: "purchase ordered".into(), document: Some(po.number.clone()) });
+                timeline.push(TraceEvent {
+                    date: po.order_date,
+                    what: "purchase ordered".into(),
+                    document: Some(po.number.clone()),
+                });
                 out.push(TracePurchase {
                     kind: "purchase_order",
                     id: po.id,

@@ -126,7 +126,13 @@ pub async fn sales_summary(app: &AppState, tenant: TenantId, as_of: Option<Naive
         })
         .collect();
     let sum = |m: &HashMap<Uuid, Decimal>| m.values().copied().sum::<Decimal>();
-    let period = |from, to, revenue, cost, invoices: &HashSet<Uuid>| Period { from, to, revenue, cost, invoices: invoices.len() };
+    let period = |from, to, revenue, cost, invoices: &HashSet<Uuid>| Period {
+        from,
+        to,
+        revenue,
+        cost,
+        invoices: invoices.len(),
+    };
 
     let ids: Vec<Uuid> = per_item.keys().copied().collect();
     let items = stock_store::get_items(&tx, &ids).await?;
@@ -136,7 +142,14 @@ pub async fn sales_summary(app: &AppState, tenant: TenantId, as_of: Option<Naive
         .filter_map(|(id, (quantity, revenue))| {
             let item = items.get(&id)?;
             let cost = cost_this.get(&id).copied().unwrap_or_default();
-            Some(ProductFigures { item_id: id, sku: item.sku.clone(), name: item.name.clone(), quantity, revenue, cost })
+            Some(ProductFigures {
+                item_id: id,
+                sku: item.sku.clone(),
+                name: item.name.clone(),
+                quantity,
+                revenue,
+                cost,
+            })
         })
         .collect();
     Ok(SalesSummary {
@@ -192,10 +205,8 @@ pub async fn trace(app: &AppState, tenant: TenantId, permissions: PermissionSet,
     let may = |m| permissions.contains(Permission::new(m, Action::Read));
     let today = app.now().date_naive();
     let tx = app.store.begin(tenant, Access::Read).await?;
-    let customer_name = parties::get_party(&tx, Side::Receivable, overview.order.party_id)
-        .await?
-        .map(|p| p.name)
-        .unwrap_or_default();
+    let customer_name =
+        parties::get_party(&tx, Side::Receivable, overview.order.party_id).await?.map(|p| p.name).unwrap_or_default();
     let pegged = insight::pegged_documents(&tx, id).await?;
     let production: Option<Vec<TracedProduction>> = if may(Module::Production) {
         let f = OrderFilter { sales_order_id: Some(id), ..OrderFilter::default() };

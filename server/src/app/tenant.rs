@@ -3,10 +3,10 @@
 use super::{AppState, Change, Ctx, record};
 use crate::domain::numbering;
 use crate::domain::subscription::{self, Entitlements, SubscriptionState};
-use crate::store::ledger as ledger_store;
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, Fields};
 use crate::store::Access;
+use crate::store::ledger as ledger_store;
 use crate::store::tenants::{self, Tenant};
 
 pub struct TenantView {
@@ -185,14 +185,18 @@ pub async fn set_numbering(app: &AppState, ctx: &Ctx, key: &str, input: Numberin
         return Err(AppError::field("prefix", format!("is already used by {}", other.kind.label.to_lowercase())));
     }
     ledger_store::set_sequence(&tx, key, after.next_value, after.prefix.clone(), after.padding).await?;
-    let json = |n: &Numbering| {
-        serde_json::json!({"prefix": n.effective_prefix(), "padding": n.effective_padding(), "next_value": n.next_value})
-    };
+    let json = |n: &Numbering| serde_json::json!({"prefix": n.effective_prefix(), "padding": n.effective_padding(), "next_value": n.next_value});
     record(
         &tx,
         ctx,
         now,
-        Change::new("numbering.update", "document_sequence", Some(key.to_owned()), Some(json(&before)), Some(json(&after))),
+        Change::new(
+            "numbering.update",
+            "document_sequence",
+            Some(key.to_owned()),
+            Some(json(&before)),
+            Some(json(&after)),
+        ),
     )
     .await?;
     tx.commit().await?;
