@@ -270,7 +270,7 @@ async fn seed_receivables(
     let (warehouse, desk) = (items.warehouse, items.desk);
     let customer = mall.id;
     let delivered = seed_trade(app, ctx, day, [retail, mall, export, parts], items).await?;
-    seed_production(app, ctx, day, warehouse, desk).await?;
+    seed_production(app, ctx, day, warehouse, desk, delivered.desk_order).await?;
     seed_crm(app, ctx, customer).await?;
     seed_service(app, ctx, &delivered).await?;
     seed_approvals(app, ctx).await?;
@@ -844,6 +844,7 @@ async fn seed_production(
     day: &dyn Fn(u32, u32) -> chrono::NaiveDate,
     warehouse: uuid::Uuid,
     desk: uuid::Uuid,
+    desk_order: uuid::Uuid,
 ) -> AppResult<()> {
     use super::inventory::{DocumentInput, ItemInput, LineInput, create_document, create_item, post_document};
     use super::manufacturing::{CompleteInput, IssueInput, OrderInput, complete, create_order, issue, order_action};
@@ -952,7 +953,7 @@ async fn seed_production(
     )
     .await?;
     let today = app.now().date_naive();
-    let order = |q: &str, due: chrono::NaiveDate| -> AppResult<OrderInput> {
+    let order = |q: &str, due: chrono::NaiveDate, sales_order_id| -> AppResult<OrderInput> {
         Ok(OrderInput {
             item_id: desk,
             bom_id: Some(bom.0.id),
@@ -960,15 +961,15 @@ async fn seed_production(
             warehouse_id: Some(warehouse),
             start_date: None,
             due_date: due,
-            sales_order_id: None,
+            sales_order_id,
             memo: None,
         })
     };
-    let running = create_order(app, ctx, order("5", today + chrono::Days::new(3))?).await?;
+    let running = create_order(app, ctx, order("5", today + chrono::Days::new(3), Some(desk_order))?).await?;
     order_action(app, ctx, running.0.id, "release").await?;
     issue(app, ctx, running.0.id, IssueInput { date: Some(day(0, 1)), lines: Vec::new() }).await?;
     complete(app, ctx, running.0.id, CompleteInput { date: Some(day(0, 1)), quantity: d("2")? }).await?;
-    create_order(app, ctx, order("10", today + chrono::Days::new(35))?).await?;
+    create_order(app, ctx, order("10", today + chrono::Days::new(35), None)?).await?;
     super::mrp::run(app, ctx, super::mrp::RunInput { items: None, horizon: None }).await?;
     Ok(())
 }
@@ -1139,7 +1140,9 @@ async fn seed_trade(
         create_order(app, ctx, TradeSide::Sales, order(mall.id, "quotation", day(0, 6), vec![line(i.desk, "4")?]))
             .await?;
     sales::quotation_action(app, ctx, quote.0.id, "send", None).await?;
-    create_order(app, ctx, TradeSide::Sales, order(retail.id, "order", day(0, 9), vec![line(i.desk, "2")?])).await?;
+    let (desk_order, _) =
+        create_order(app, ctx, TradeSide::Sales, order(retail.id, "order", day(0, 9), vec![line(i.desk, "2")?]))
+            .await?;
     let mut big = order(retail.id, "order", day(0, 7), vec![line(i.chair, "12")?, line(i.install, "3")?]);
     big.discount_percent = Some(d("0.02")?);
     big.reference = Some("PO-HZ-130".into());
@@ -1244,7 +1247,7 @@ async fn seed_trade(
         },
     )
     .await?;
-    Ok(Delivered { customer: retail.id, order: so.id, delivery: dn.0.id })
+    Ok(Delivered { customer: retail.id, order: so.id, delivery: dn.0.id, desk_order: desk_order.id })
 }
 
 /// The sales order the demo delivered in part, for the service desk to talk about.
@@ -1252,4 +1255,6 @@ struct Delivered {
     customer: uuid::Uuid,
     order: uuid::Uuid,
     delivery: uuid::Uuid,
+    /// The order for two desks, which the running production order makes.
+    desk_order: uuid::Uuid,
 }
