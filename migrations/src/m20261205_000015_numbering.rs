@@ -1,5 +1,6 @@
 //! Document numbering is the tenant's: a sequence may carry its own prefix and digit count
-//! (null keeps the built-in ones, e.g. `SO-000001`).
+//! (null keeps the built-in ones, e.g. `SO-000001`), and remembers the prefixes it had, which
+//! no other kind may take (its numbers are out there under them).
 
 use sea_orm_migration::prelude::*;
 
@@ -19,7 +20,8 @@ impl MigrationTrait for Migration {
         run_ddl(
             manager,
             "ALTER TABLE document_sequences ADD COLUMN prefix text;
-ALTER TABLE document_sequences ADD COLUMN padding integer CHECK (padding BETWEEN 1 AND 12)",
+ALTER TABLE document_sequences ADD COLUMN padding integer CHECK (padding BETWEEN 1 AND 12);
+ALTER TABLE document_sequences ADD COLUMN former_prefixes text",
         )
         .await
     }
@@ -27,7 +29,8 @@ ALTER TABLE document_sequences ADD COLUMN padding integer CHECK (padding BETWEEN
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         run_ddl(
             manager,
-            "ALTER TABLE document_sequences DROP COLUMN padding;
+            "ALTER TABLE document_sequences DROP COLUMN former_prefixes;
+ALTER TABLE document_sequences DROP COLUMN padding;
 ALTER TABLE document_sequences DROP COLUMN prefix",
         )
         .await

@@ -110,7 +110,8 @@ function fmtDec(v, places, trim = false) {
   return (d.neg && !zero ? '-' : '') + int.replace(/\B(?=(\d{3})+(?!\d))/g, NUM.group) + (frac ? NUM.decimal + frac : '');
 }
 
-const fmtMoney = (v) => fmtDec(v, 2);
+// The server writes each amount with its currency's decimals (JPY none, KWD three): keep them.
+const fmtMoney = (v) => fmtDec(v);
 const fmtQty = (v) => fmtDec(v, 4, true);
 const fmtInt = (n) => (n === null || n === undefined ? '—' : fmtDec(String(n)));
 
@@ -1025,7 +1026,9 @@ async function productionCard(asOf) {
 }
 
 async function renderDashboard(ctx) {
-  const asOf = todayISO();
+  // The reports run to the server's today, the same day for every card (the browser's
+  // clock and zone may differ): no as_of is sent.
+  const asOf = undefined;
   const c = {
     sales: card('card-sales', 'Sales this month', 'wide'),
     topRevenue: card('card-top-revenue', 'Top products by revenue'),
@@ -1036,7 +1039,7 @@ async function renderDashboard(ctx) {
     funnel: card('card-funnel', 'Sales funnel'),
     production: card('card-production', 'Production alerts'),
   };
-  ctx.render(pageHead('Dashboard', `${tenantName()} · ${fmtDate(asOf)}`), h('div', { class: 'cards' }, Object.values(c)));
+  ctx.render(pageHead('Dashboard', `${tenantName()} · ${fmtDate(todayISO())}`), h('div', { class: 'cards' }, Object.values(c)));
   // Three cards share the one sales summary.
   const summary = get('/reports/sales-summary' + qs({ as_of: asOf }));
   summary.catch(() => { /* each card reports it */ });
@@ -1166,7 +1169,7 @@ async function renderTrace(ctx, id) {
   const base = baseCurrency();
   const hasReturned = (t.lines || []).some((l) => l.returned !== undefined && l.returned !== null);
   const pct = (v) => (v === null || v === undefined ? '—' : fracPct(v));
-  const flagBadges = (p) => [p.late ? badge('late', 'bad') : null, ' ', p.short ? badge('short of material', 'warn') : null];
+  const flagBadges = (p) => [p.late ? badge('late', 'bad') : null];
 
   const profit = h('section', { class: 'panel' },
     h('h2', null, 'Profit'),
@@ -1203,10 +1206,10 @@ async function renderTrace(ctx, id) {
         tdNum(fmtQty(l.quantity)), tdNum(fmtQty(l.shipped)), hasReturned ? tdNum(fmtQty(l.returned)) : null,
         tdNum(fmtQty(l.invoiced)), tdNum(fmtMoney(l.net)), tdNum(fmtMoney(l.cost))),
       'No lines.'),
-    traceSection('trace-deliveries', 'Deliveries', t.deliveries || [], ['Number', 'Kind', 'Date', ['Amount', 'num']],
+    traceSection('trace-deliveries', 'Deliveries', t.deliveries || [], ['Number', 'Kind', 'Date', [`Cost of goods (${base})`, 'num']],
       (d) => h('tr', { 'data-number': d.number || '' }, td(d.number || '—'), td(humanize(d.kind)), td(fmtDate(d.date), 'nowrap'), tdNum(fmtMoney(d.amount))),
       'Nothing delivered yet.'),
-    traceSection('trace-invoices', 'Invoices', t.invoices || [], ['Number', 'Kind', 'Date', 'Status', ['Amount', 'num'], ['Open', 'num']],
+    traceSection('trace-invoices', 'Invoices', t.invoices || [], ['Number', 'Kind', 'Date', 'Status', [`Amount (${cur})`, 'num'], ['Open', 'num']],
       (i) => h('tr', { 'data-number': i.number || '' }, td(i.number || '(draft)'), td(humanize(i.kind)), td(fmtDate(i.date), 'nowrap'),
         td(badge(humanize(i.status), statusKind(i.status))), tdNum(fmtMoney(i.amount)), tdNum(fmtMoney(i.open_amount))),
       'Not invoiced yet.'),
@@ -1215,7 +1218,7 @@ async function renderTrace(ctx, id) {
       'No payments yet.'),
     traceSection('trace-production', 'Production orders', t.production_orders === undefined ? [] : t.production_orders,
       ['Number', 'SKU', ['Qty', 'num'], ['Completed', 'num'], 'Status', 'Due', '', [`Material (${base})`, 'num']],
-      (p) => h('tr', { 'data-number': p.number, class: p.late || p.short ? 'flagged' : null },
+      (p) => h('tr', { 'data-number': p.number, class: p.late ? 'flagged' : null },
         td(p.number), td(p.sku), tdNum(fmtQty(p.quantity)), tdNum(fmtQty(p.completed)),
         td(badge(humanize(p.status), statusKind(p.status))), td(fmtDate(p.due_date), 'nowrap'), td(flagBadges(p)), tdNum(fmtMoney(p.material_cost))),
       'No production orders were made for this order.'),
@@ -1224,7 +1227,7 @@ async function renderTrace(ctx, id) {
       (p) => h('tr', { 'data-number': p.number },
         td(p.kind === 'purchase_order' ? 'Purchase order' : p.kind === 'purchase_request' ? 'Purchase request' : humanize(p.kind)),
         td(p.number), td(badge(humanize(p.status), statusKind(p.status))), td(p.sku || '—'),
-        tdNum(p.quantity ? fmtQty(p.quantity) : '—'), tdNum(p.amount ? fmtMoney(p.amount) : '—'), td(p.supplier || '—')),
+        tdNum(p.quantity ? fmtQty(p.quantity) : '—'), tdNum(p.amount ? `${fmtMoney(p.amount)} ${p.currency || ''}`.trim() : '—'), td(p.supplier || '—')),
       'No purchases were raised for this order.'),
     timeline));
   ctx.ready();

@@ -16,6 +16,7 @@ async fn put(app: &TestApp, token: &str, path: &str, body: Value) -> Answer {
 #[tokio::test]
 async fn the_summary_and_the_trace_of_an_order_add_up_and_follow_permissions() {
     on_each_backend(async |app| {
+        app.clock.set("2026-03-20T10:00:00Z".parse().unwrap());
         let t = app.signup_with("Summary Co", "generic", "CNY").await;
         let owner = t.token.clone();
         let (_, sales) = app.user_with_role(&t, "rep@summary.test", "sales").await;
@@ -258,6 +259,8 @@ async fn document_numbering_is_the_tenants_and_never_repeats_a_number() {
         let back = put(&app, &owner, "/api/v1/numbering/sales_order", json!({"next_value": 1})).await;
         assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(back.body["errors"][0]["message"].as_str().unwrap().contains("at least 2"), "{:?}", back.body);
+        let huge = put(&app, &owner, "/api/v1/numbering/sales_order", json!({"next_value": i64::MAX})).await;
+        assert_eq!(huge.status, StatusCode::UNPROCESSABLE_ENTITY, "no overflow for the next order: {:?}", huge.body);
         assert_eq!(
             put(&app, &owner, "/api/v1/numbering/invoices", json!({"prefix": "INV"})).await.status,
             StatusCode::NOT_FOUND
@@ -269,6 +272,22 @@ async fn document_numbering_is_the_tenants_and_never_repeats_a_number() {
         assert_eq!(app.audit_count(&owner).await, audit);
         assert_eq!(row(&app.get("/api/v1/numbering", &owner).await.body, "sales_order")["example"], "SO-000002");
 
+        // Quotations move to QT and on to QX; orders may take neither SQ nor QT, under which
+        // quotations were numbered.
+        let status =
+            async |key: &str, body: Value| put(&app, &owner, &format!("/api/v1/numbering/{key}"), body).await.status;
+        assert_eq!(status("quotation", json!({"prefix": "QT"})).await, StatusCode::OK);
+        assert_eq!(status("sales_order", json!({"prefix": "SQ"})).await, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status("quotation", json!({"prefix": "QX"})).await, StatusCode::OK);
+        let former = put(&app, &owner, "/api/v1/numbering/sales_order", json!({"prefix": "QT"})).await;
+        assert_eq!(former.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", former.body);
+        assert!(
+            former.body["errors"][0]["message"].as_str().unwrap().contains("sales quotations"),
+            "{:?}",
+            former.body
+        );
+        let audit = app.audit_count(&owner).await;
+
         let set =
             put(&app, &owner, "/api/v1/numbering/sales_order", json!({"prefix": "XS", "padding": 4, "next_value": 10}))
                 .await;
@@ -276,10 +295,15 @@ async fn document_numbering_is_the_tenants_and_never_repeats_a_number() {
         assert_eq!(app.audit_count(&owner).await, audit + 1);
         assert_eq!(order().await, "XS-0010");
         assert_eq!(order().await, "XS-0011");
+        // Only the next number: prefix and digits stay.
+        let jump = put(&app, &owner, "/api/v1/numbering/sales_order", json!({"next_value": 20})).await;
+        assert_eq!(jump.body["example"], "XS-0020", "{:?}", jump.body);
         // Back to the built-in prefix and digits; the count goes on.
         let reset = put(&app, &owner, "/api/v1/numbering/sales_order", json!({"prefix": null, "padding": null})).await;
-        assert_eq!(reset.body["example"], "SO-000012");
-        assert_eq!(order().await, "SO-000012");
+        assert_eq!(reset.body["example"], "SO-000020");
+        assert_eq!(order().await, "SO-000020");
+        // XS is now the orders' former prefix: quotations may not take it.
+        assert_eq!(status("quotation", json!({"prefix": "XS"})).await, StatusCode::UNPROCESSABLE_ENTITY);
     })
     .await;
 }

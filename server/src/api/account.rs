@@ -124,12 +124,23 @@ pub async fn list_numbering(app: web::Data<AppState>, auth: Authorized<AdminRead
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumberingRequest {
-    /// 1-10 capital letters and digits, starting with a letter; null for the built-in one.
-    pub prefix: Option<String>,
-    /// 1-12 digits; null for the built-in 6.
-    pub padding: Option<i32>,
-    /// The next number; never below the current one. Omit to keep it.
+    /// 1-10 capital letters and digits, starting with a letter; null for the built-in one;
+    /// omit to keep it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub prefix: Option<Option<String>>,
+    /// 1-12 digits; null for the built-in 6; omit to keep it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    pub padding: Option<Option<i32>>,
+    /// The next number, up to 10^12; never below the current one. Omit to keep it.
     pub next_value: Option<i64>,
+}
+
+/// A field that is there, null or not: `Some(None)` for null (absent fields stay `None`
+/// through `#[serde(default)]`).
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Set a kind's prefix, digits and next number; documents already numbered keep theirs.

@@ -207,8 +207,9 @@ pub struct TracePurchase {
     pub status: String,
     pub sku: Option<String>,
     pub quantity: Option<String>,
-    /// Purchase orders: their gross total in their currency.
+    /// Purchase orders: their gross total, in `currency`.
     pub amount: Option<String>,
+    pub currency: Option<String>,
     pub supplier: Option<String>,
 }
 
@@ -358,6 +359,7 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
                 sku: Some(sku(&r.item_id)),
                 quantity: Some(q4(r.quantity)),
                 amount: None,
+                currency: None,
                 supplier: r.supplier_id.and_then(|s| t.supplier_names.get(&s).cloned()),
             });
             if let Some(po) = p.order {
@@ -374,6 +376,7 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
                     sku: None,
                     quantity: None,
                     amount: Some(amount(po.gross_total, &po.currency)),
+                    currency: Some(po.currency.clone()),
                     supplier: t.supplier_names.get(&po.party_id).cloned(),
                 });
             }

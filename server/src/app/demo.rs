@@ -1143,6 +1143,8 @@ async fn seed_trade(
     let (desk_order, _) =
         create_order(app, ctx, TradeSide::Sales, order(retail.id, "order", day(0, 9), vec![line(i.desk, "2")?]))
             .await?;
+    // Confirmed; the desks come from the production order made for it (seed_production).
+    sales::confirm(app, ctx, desk_order.id, true).await?;
     let mut big = order(retail.id, "order", day(0, 7), vec![line(i.chair, "12")?, line(i.install, "3")?]);
     big.discount_percent = Some(d("0.02")?);
     big.reference = Some("PO-HZ-130".into());

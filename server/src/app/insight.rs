@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -13,8 +13,9 @@ use crate::domain::access::{Action, Module, Permission, PermissionSet};
 use crate::domain::ids::TenantId;
 use crate::domain::ledger::minor_unit_digits;
 use crate::domain::receivables::{Side, to_base};
+use crate::domain::subscription;
 use crate::domain::trade::TradeSide;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::production::{self as production_store, OrderFilter, ProductionOrder};
 use crate::store::receivables as parties;
 use crate::store::stock::{self as stock_store, Item};
@@ -75,7 +76,7 @@ fn first_of_month(d: NaiveDate) -> NaiveDate {
 pub async fn sales_summary(app: &AppState, tenant: TenantId, as_of: Option<NaiveDate>) -> AppResult<SalesSummary> {
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let this_from = first_of_month(as_of);
-    let last_to = this_from - Duration::days(1);
+    let last_to = this_from.pred_opt().ok_or_else(|| AppError::field("as_of", "is too early a date"))?;
     let last_from = first_of_month(last_to);
     let last_to_date = last_from.with_day(as_of.day()).unwrap_or(last_to);
     let tx = app.store.begin(tenant, Access::Read).await?;
@@ -202,9 +203,11 @@ pub struct Trace {
 /// orders they became; its revenue, cost and margin.
 pub async fn trace(app: &AppState, tenant: TenantId, permissions: PermissionSet, id: Uuid) -> AppResult<Trace> {
     let overview = overview(app, tenant, TradeSide::Sales, id).await?;
-    let may = |m| permissions.contains(Permission::new(m, Action::Read));
     let today = app.now().date_naive();
     let tx = app.store.begin(tenant, Access::Read).await?;
+    // What the caller may read and the plan includes, as every other endpoint decides.
+    let plan = subscription::entitlements(tenants::current(&tx).await?.plan);
+    let may = |m| permissions.contains(Permission::new(m, Action::Read)) && plan.includes(m);
     let customer_name =
         parties::get_party(&tx, Side::Receivable, overview.order.party_id).await?.map(|p| p.name).unwrap_or_default();
     let pegged = insight::pegged_documents(&tx, id).await?;

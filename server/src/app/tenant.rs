@@ -98,6 +98,8 @@ pub struct Numbering {
     pub prefix: Option<String>,
     pub padding: Option<i32>,
     pub next_value: i64,
+    /// Prefixes the kind had before: its documents carry them, so no other kind takes them.
+    pub former_prefixes: Vec<String>,
 }
 
 impl Numbering {
@@ -113,6 +115,14 @@ impl Numbering {
     pub fn example(&self) -> String {
         numbering::format(self.effective_prefix(), self.effective_padding(), self.next_value)
     }
+
+    /// Every prefix this kind's documents may carry: the built-in one, the current one and the
+    /// ones it had.
+    fn claims(&self, prefix: &str) -> bool {
+        self.kind.prefix == prefix
+            || self.effective_prefix() == prefix
+            || self.former_prefixes.iter().any(|p| p == prefix)
+    }
 }
 
 async fn numberings(tx: &crate::store::TenantTx<'_>) -> AppResult<Vec<Numbering>> {
@@ -126,6 +136,10 @@ async fn numberings(tx: &crate::store::TenantTx<'_>) -> AppResult<Vec<Numbering>
                 prefix: row.and_then(|r| r.prefix.clone()),
                 padding: row.and_then(|r| r.padding),
                 next_value: row.map_or(1, |r| r.next_value),
+                former_prefixes: row
+                    .and_then(|r| r.former_prefixes.as_deref())
+                    .map(|f| f.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect())
+                    .unwrap_or_default(),
             }
         })
         .collect())
@@ -139,39 +153,56 @@ pub async fn list_numbering(app: &AppState, tenant: crate::domain::ids::TenantId
     Ok(out)
 }
 
+/// A change to one kind's numbering. Each field: None leaves it as it is; Some(None) goes
+/// back to the built-in prefix or digits.
+#[derive(Default)]
 pub struct NumberingInput {
-    /// None: the built-in prefix.
-    pub prefix: Option<String>,
-    /// None: the built-in six digits.
-    pub padding: Option<i32>,
-    /// None: unchanged. Never below the next number, so no number is handed out twice.
+    pub prefix: Option<Option<String>>,
+    pub padding: Option<Option<i32>>,
+    /// Never below the next number, so no number is handed out twice.
     pub next_value: Option<i64>,
 }
+
+/// The highest next number a tenant may set: far beyond any real count, far from overflow.
+pub const MAX_NEXT_VALUE: i64 = 1_000_000_000_000;
 
 /// Sets how a kind's documents are numbered from the next one on. Numbers already given stay.
 pub async fn set_numbering(app: &AppState, ctx: &Ctx, key: &str, input: NumberingInput) -> AppResult<Numbering> {
     let kind = numbering::find(key).ok_or(AppError::NotFound { entity: "numbered document kind" })?;
     let mut f = Fields::new();
-    if let Some(p) = &input.prefix {
+    if let Some(Some(p)) = &input.prefix {
         f.check("prefix", numbering::check_prefix(p).map_err(str::to_owned));
     }
-    if let Some(p) = input.padding {
+    if let Some(Some(p)) = input.padding {
         f.check("padding", numbering::check_padding(p).map_err(str::to_owned));
     }
-    if input.next_value.is_some_and(|n| n < 1) {
-        f.push("next_value", "must be at least 1");
+    if let Some(n) = input.next_value
+        && !(1..=MAX_NEXT_VALUE).contains(&n)
+    {
+        f.push("next_value", format!("must be between 1 and {MAX_NEXT_VALUE}"));
     }
     f.finish()?;
     let now = app.now();
     let tx = app.store.begin(ctx.principal.tenant, Access::Write).await?;
+    // One numbering change at a time per tenant: the prefix check reads every kind's row.
+    ledger_store::next_in_sequence(&tx, "numbering_settings_lock").await?;
     let (current_next, old_prefix, old_padding) = ledger_store::lock_sequence(&tx, key).await?;
     let all = numberings(&tx).await?;
-    let before = Numbering { kind, prefix: old_prefix, padding: old_padding, next_value: current_next };
-    let after = Numbering {
+    let former_prefixes = all.iter().find(|n| n.kind.key == key).map(|n| n.former_prefixes.clone()).unwrap_or_default();
+    let before =
+        Numbering { kind, prefix: old_prefix, padding: old_padding, next_value: current_next, former_prefixes };
+    let mut after = Numbering {
         kind,
-        prefix: input.prefix.filter(|p| p != kind.prefix),
-        padding: input.padding.filter(|p| *p != numbering::DEFAULT_PADDING),
+        prefix: match input.prefix {
+            Some(p) => p.filter(|p| p != kind.prefix),
+            None => before.prefix.clone(),
+        },
+        padding: match input.padding {
+            Some(p) => p.filter(|p| *p != numbering::DEFAULT_PADDING),
+            None => before.padding,
+        },
         next_value: input.next_value.unwrap_or(current_next),
+        former_prefixes: before.former_prefixes.clone(),
     };
     if after.next_value < current_next {
         return Err(AppError::field(
@@ -179,12 +210,24 @@ pub async fn set_numbering(app: &AppState, ctx: &Ctx, key: &str, input: Numberin
             format!("must be at least {current_next}: numbers below it may already be in use"),
         ));
     }
-    // Two kinds under one prefix would number different documents alike (and quotations and
-    // orders share a table, where the numbers must be unique).
-    if let Some(other) = all.iter().find(|o| o.kind.key != key && o.effective_prefix() == after.effective_prefix()) {
-        return Err(AppError::field("prefix", format!("is already used by {}", other.kind.label.to_lowercase())));
+    // Two kinds under one prefix would number different documents alike (quotations and orders
+    // share a table, where numbers must be unique): no kind takes a prefix another kind has,
+    // had, or was built with.
+    let wanted = after.effective_prefix().to_owned();
+    if let Some(other) = all.iter().find(|o| o.kind.key != key && o.claims(&wanted)) {
+        return Err(AppError::field("prefix", format!("is used by {}", other.kind.label.to_lowercase())));
     }
-    ledger_store::set_sequence(&tx, key, after.next_value, after.prefix.clone(), after.padding).await?;
+    let old = before.effective_prefix().to_owned();
+    if old != wanted && old != kind.prefix && !after.former_prefixes.contains(&old) {
+        after.former_prefixes.push(old);
+    }
+    let setting = ledger_store::SequenceSetting {
+        next_value: after.next_value,
+        prefix: after.prefix.clone(),
+        padding: after.padding,
+        former_prefixes: after.former_prefixes.clone(),
+    };
+    ledger_store::set_sequence(&tx, key, &setting).await?;
     let json = |n: &Numbering| serde_json::json!({"prefix": n.effective_prefix(), "padding": n.effective_padding(), "next_value": n.next_value});
     record(
         &tx,

@@ -385,6 +385,8 @@ pub mod document_sequences {
         pub next_value: i64,
         pub prefix: Option<String>,
         pub padding: Option<i32>,
+        /// Prefixes this sequence used before, comma-separated.
+        pub former_prefixes: Option<String>,
     }
 
     impl ActiveModelBehavior for ActiveModel {}

@@ -52,13 +52,17 @@ pub async fn sales_lines(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> A
 }
 
 /// Cost of goods sold per item with dates in `from..=to`, base currency: the value of
-/// deliveries less the value customer returns put back.
+/// deliveries less the value customer returns put back, and the revaluations a back-dated
+/// movement made to them (dated when they were booked, like the ledger's).
 pub async fn cost_of_sales(tx: &TenantTx<'_>, from: NaiveDate, to: NaiveDate) -> AppResult<HashMap<Uuid, Decimal>> {
     let backend = tx.conn().get_database_backend();
     let sql = format!(
-        "SELECT item_id, CAST(SUM(value) AS bigint) AS value FROM stock_ledger
-         WHERE tenant_id = {} AND kind IN ('delivery', 'sales_return') AND entry_date >= {} AND entry_date <= {}
-         GROUP BY item_id",
+        "SELECT e.item_id, CAST(SUM(e.value) AS bigint) AS value FROM stock_ledger e
+         LEFT JOIN stock_ledger a ON a.tenant_id = e.tenant_id AND a.id = e.adjusts_entry_id
+         WHERE e.tenant_id = {} AND e.entry_date >= {} AND e.entry_date <= {}
+           AND (e.kind IN ('delivery', 'sales_return')
+                OR (e.kind = 'revaluation' AND a.kind IN ('delivery', 'sales_return')))
+         GROUP BY e.item_id",
         ph(backend, 1),
         ph(backend, 2),
         ph(backend, 3)

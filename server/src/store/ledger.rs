@@ -925,19 +925,23 @@ pub async fn lock_sequence(tx: &TenantTx<'_>, key: &str) -> AppResult<(i64, Opti
     ))
 }
 
+/// A sequence's numbering as the tenant set it.
+pub struct SequenceSetting {
+    pub next_value: i64,
+    pub prefix: Option<String>,
+    pub padding: Option<i32>,
+    pub former_prefixes: Vec<String>,
+}
+
 /// Sets a locked sequence's numbering.
-pub async fn set_sequence(
-    tx: &TenantTx<'_>,
-    key: &str,
-    next_value: i64,
-    prefix: Option<String>,
-    padding: Option<i32>,
-) -> AppResult<()> {
+pub async fn set_sequence(tx: &TenantTx<'_>, key: &str, s: &SequenceSetting) -> AppResult<()> {
     use super::entities::document_sequences::{Column as C, Entity};
+    let former = (!s.former_prefixes.is_empty()).then(|| s.former_prefixes.join(","));
     Entity::update_many()
-        .col_expr(C::NextValue, Expr::value(next_value))
-        .col_expr(C::Prefix, Expr::value(prefix))
-        .col_expr(C::Padding, Expr::value(padding))
+        .col_expr(C::NextValue, Expr::value(s.next_value))
+        .col_expr(C::Prefix, Expr::value(s.prefix.clone()))
+        .col_expr(C::Padding, Expr::value(s.padding))
+        .col_expr(C::FormerPrefixes, Expr::value(former))
         .filter(C::TenantId.eq(tx.tenant().0))
         .filter(C::SequenceKey.eq(key))
         .exec(tx.conn())
