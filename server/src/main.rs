@@ -52,7 +52,7 @@ fn serve() -> ExitCode {
         let seed = config.seed_demo;
         let app = Application::build(config, system_clock()).await?;
         let url = format!("http://{}", app.state.config.bind.ip()).to_owned() + &format!(":{}", app.port);
-        println!("Meridian is listening on {url}  (API docs: {url}/docs)");
+        println!("Meridian is listening on {url}  (admin portal: {url}/admin, API docs: {url}/docs)");
         if seed {
             println!(
                 "Demo tenant: log in with POST {url}/api/v1/auth/login\n  {{\"tenant\": \"{}\", \"email\": \"{}\", \"password\": \"{}\"}}",

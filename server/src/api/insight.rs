@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::extract::{Authorized, SalesRead};
 use super::ledger::amount;
 use super::problem::Problem;
+use super::trade::DocumentRef;
 use crate::app::AppState;
 use crate::app::insight::{self as app, Period, ProductFigures};
 use crate::error::AppError;
@@ -162,18 +163,6 @@ pub struct TraceLine {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct TraceDocument {
-    pub id: Uuid,
-    pub number: Option<String>,
-    /// delivery, return, invoice, credit_note
-    pub kind: String,
-    pub date: NaiveDate,
-    pub status: String,
-    pub amount: String,
-    pub open_amount: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct TracePayment {
     /// payment or credit_note
     pub kind: String,
@@ -229,8 +218,8 @@ pub struct TraceView {
     pub margin: String,
     pub margin_percent: Option<String>,
     pub lines: Vec<TraceLine>,
-    pub deliveries: Vec<TraceDocument>,
-    pub invoices: Vec<TraceDocument>,
+    pub deliveries: Vec<DocumentRef>,
+    pub invoices: Vec<DocumentRef>,
     pub payments: Vec<TracePayment>,
     /// Null when the caller may not read production.
     pub production_orders: Option<Vec<TraceProduction>>,
@@ -266,10 +255,10 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
     if let Some(c) = o.confirmed_at {
         timeline.push(TraceEvent { date: c.date_naive(), what: "confirmed".into(), document: Some(o.number.clone()) });
     }
-    let deliveries: Vec<TraceDocument> = ov
+    let deliveries: Vec<DocumentRef> = ov
         .shipments
         .iter()
-        .map(|s| TraceDocument {
+        .map(|s| DocumentRef {
             id: s.id,
             number: Some(s.number.clone()),
             kind: s.kind.clone(),
@@ -283,10 +272,10 @@ fn trace_view(t: app::Trace, base: &str) -> TraceView {
         let what = if d.kind == "return" { "returned" } else { "delivered" };
         timeline.push(TraceEvent { date: d.date, what: what.into(), document: d.number.clone() });
     }
-    let invoices: Vec<TraceDocument> = ov
+    let invoices: Vec<DocumentRef> = ov
         .invoices
         .iter()
-        .map(|i| TraceDocument {
+        .map(|i| DocumentRef {
             id: i.id,
             number: i.number.clone(),
             kind: if i.is_credit_note { "credit_note".into() } else { "invoice".into() },
