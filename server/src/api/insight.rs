@@ -10,14 +10,10 @@ use uuid::Uuid;
 use super::extract::{Authorized, SalesRead};
 use super::ledger::amount;
 use super::problem::Problem;
-use super::trade::DocumentRef;
+use super::trade::{DocumentRef, q4};
 use crate::app::AppState;
 use crate::app::insight::{self as app, Period, ProductFigures};
 use crate::error::AppError;
-
-fn q4(d: Decimal) -> String {
-    format!("{d:.4}")
-}
 
 /// margin ÷ revenue, 4 places; none without revenue.
 fn share(part: Decimal, whole: Decimal) -> Option<String> {

@@ -30,7 +30,8 @@ use crate::store::trade::{
     TradeSettings,
 };
 
-fn q4(d: Decimal) -> String {
+/// A quantity (or unit price) with its four decimals.
+pub(crate) fn q4(d: Decimal) -> String {
     format!("{d:.4}")
 }
 
