@@ -506,3 +506,76 @@ async fn an_order_billed_in_parts_adds_up_to_the_order_and_a_quotation_can_be_ca
     })
     .await;
 }
+
+/// One delivery may ship an order line in parts from two warehouses: the part leaving from the
+/// reserved warehouse consumes the reservation, the part from elsewhere releases as much of it;
+/// the rest stays reserved and the next delivery consumes it.
+#[tokio::test]
+async fn a_line_delivered_in_parts_from_two_warehouses_consumes_and_releases_its_reservation() {
+    on_each_backend(async |app| {
+        let t = app.signup_with("Parts Co", "generic", "CNY").await;
+        let main = warehouse(&app, &t, "MAIN", false).await;
+        let east = warehouse(&app, &t, "EAST", false).await;
+        let desk =
+            item(&app, &t, json!({"sku": "DESK", "name": "Desk", "base_unit": "pcs", "default_warehouse_id": main}))
+                .await;
+        let c = id(&created(&app, &t.token, "/api/v1/customers", json!({"code": "C", "name": "C"})).await);
+        for wh in [&main, &east] {
+            crate::stock::post_doc(
+                &app,
+                &t,
+                crate::stock::receipt(
+                    wh,
+                    "2026-03-01",
+                    json!([{"item_id": desk, "quantity": "20", "unit_cost": "10"}]),
+                ),
+            )
+            .await;
+        }
+        let so = id(&created(
+            &app,
+            &t.token,
+            "/api/v1/sales-orders",
+            json!({"customer_id": c, "order_date": "2026-03-02",
+                   "lines": [{"item_id": desk, "quantity": "10", "unit_price": "30.00"}]}),
+        )
+        .await);
+        ok(&app, &t.token, &format!("/api/v1/sales-orders/{so}/confirm"), json!({})).await;
+        assert_eq!(level(&app, &t, &desk, &main).await["reserved"], "10.0000");
+        let first = ok(
+            &app,
+            &t.token,
+            "/api/v1/deliveries",
+            json!({"customer_id": c, "date": "2026-03-03", "lines": [
+                {"order_id": so, "line_no": 1, "quantity": "4"},
+                {"order_id": so, "line_no": 1, "quantity": "3", "warehouse_id": east}]}),
+        )
+        .await;
+        assert_eq!(first["lines"].as_array().unwrap().len(), 2, "{first:?}");
+        let (m, e) = (level(&app, &t, &desk, &main).await, level(&app, &t, &desk, &east).await);
+        assert_eq!((m["on_hand"].as_str(), m["reserved"].as_str()), (Some("16.0000"), Some("3.0000")));
+        assert_eq!((e["on_hand"].as_str(), e["reserved"].as_str()), (Some("17.0000"), Some("0.0000")));
+        let r = app.get(&format!("/api/v1/stock-reservations?item_id={desk}"), &t.token).await;
+        let r = &r.body["data"][0];
+        assert_eq!((r["open_quantity"].as_str(), r["status"].as_str()), (Some("3.0000"), Some("open")), "{r:?}");
+        ok(
+            &app,
+            &t.token,
+            "/api/v1/deliveries",
+            json!({"customer_id": c, "date": "2026-03-04", "lines": [{"order_id": so, "line_no": 1, "quantity": "3"}]}),
+        )
+        .await;
+        assert_eq!(level(&app, &t, &desk, &main).await["reserved"], "0.0000");
+        let r = app.get(&format!("/api/v1/stock-reservations?item_id={desk}"), &t.token).await;
+        let r = &r.body["data"][0];
+        assert_eq!((r["open_quantity"].as_str(), r["status"].as_str()), (Some("0.0000"), Some("consumed")), "{r:?}");
+        let o = app.get(&format!("/api/v1/sales-orders/{so}"), &t.token).await;
+        assert_eq!(
+            (o.body["lines"][0]["shipped"].as_str(), o.body["lines"][0]["cost"].as_str()),
+            (Some("10.0000"), Some("100.00")),
+            "{:?}",
+            o.body
+        );
+    })
+    .await;
+}

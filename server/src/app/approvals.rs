@@ -479,6 +479,10 @@ async fn complete_facts(tx: &TenantTx<'_>, mut facts: Facts) -> AppResult<Facts>
 /// What the tenant's flows ask of a document like this one.
 pub(crate) async fn route_in(tx: &TenantTx<'_>, kind: &str, facts: Facts) -> AppResult<(Route, Vec<Flow>)> {
     let flows = store::flows(tx, Some(kind), true).await?;
+    if flows.is_empty() {
+        // Nothing to route: spare the facts and the directory.
+        return Ok((Route::NotRequired, flows));
+    }
     let defs: Vec<FlowDef> = flows.iter().map(|f| f.def.clone()).collect();
     let facts = complete_facts(tx, facts).await?;
     let dir = store::directory(tx).await?;

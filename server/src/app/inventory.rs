@@ -2243,6 +2243,111 @@ pub(crate) async fn reserve_in(
     Ok(r)
 }
 
+/// One reservation of [`reserve_many_in`]: what, where, how much, for which source line.
+pub(crate) struct Want {
+    pub item_id: Uuid,
+    pub warehouse_id: Uuid,
+    pub quantity: Decimal,
+    pub source_id: String,
+    pub memo: String,
+}
+
+/// Reserves several lines for one source in the caller's transaction, for a caller that has
+/// locked the levels (`lock_levels`) and checked that the stock is there, with the stocked
+/// items it read: one guarded update of the levels and one insert, whatever the line count.
+pub(crate) async fn reserve_many_in(
+    tx: &TenantTx<'_>,
+    items: &HashMap<Uuid, Item>,
+    source_type: &str,
+    wants: Vec<Want>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<Reservation>> {
+    let mut deltas: HashMap<(Uuid, Uuid), Decimal> = HashMap::new();
+    for w in &wants {
+        let item = items.get(&w.item_id).ok_or_else(|| AppError::internal("reserved item not read"))?;
+        if w.quantity <= Decimal::ZERO || !rules::is_stocked(&item.item_type) {
+            return Err(AppError::internal("reservation of nothing or of a service"));
+        }
+        *deltas.entry((w.item_id, w.warehouse_id)).or_default() += w.quantity;
+    }
+    if !store::reserve_many(tx, &deltas).await? {
+        return Err(AppError::InsufficientStock {
+            detail: "the stock to reserve is no longer available".into(),
+            errors: Vec::new(),
+        });
+    }
+    let rs: Vec<Reservation> = wants
+        .into_iter()
+        .map(|w| Reservation {
+            id: Uuid::now_v7(),
+            item_id: w.item_id,
+            warehouse_id: w.warehouse_id,
+            quantity: w.quantity,
+            open_quantity: w.quantity,
+            source_type: source_type.to_owned(),
+            source_id: w.source_id,
+            status: "open".into(),
+            memo: w.memo,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        })
+        .collect();
+    store::insert_reservations(tx, &rs).await?;
+    let reserved: HashMap<Uuid, Item> =
+        items.iter().filter(|(id, _)| rs.iter().any(|r| r.item_id == **id)).map(|(k, v)| (*k, v.clone())).collect();
+    super::events::stock_watch(tx, &reserved, now).await?;
+    Ok(rs)
+}
+
+/// Releases parts of several open reservations at once (`(reservation, quantity, consumed)`),
+/// for a caller that has locked their levels: what [`release_in`] does for one, in a fixed
+/// number of statements.
+pub(crate) async fn release_many_in(
+    tx: &TenantTx<'_>,
+    releases: &mut [(Reservation, Decimal, bool)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut deltas: HashMap<(Uuid, Uuid), Decimal> = HashMap::new();
+    for (r, q, consumed) in releases.iter_mut() {
+        if r.status != "open" {
+            return Err(AppError::InvalidState {
+                entity: "stock reservation",
+                state: r.status.clone(),
+                action: "released",
+            });
+        }
+        if *q <= Decimal::ZERO || *q > r.open_quantity {
+            return Err(AppError::field(
+                "quantity",
+                format!("must be positive and at most the open {}", qty(r.open_quantity)),
+            ));
+        }
+        *deltas.entry((r.item_id, r.warehouse_id)).or_default() -= *q;
+        r.open_quantity -= *q;
+        if r.open_quantity.is_zero() {
+            r.status = if *consumed { "consumed".into() } else { "released".into() };
+        }
+        r.updated_at = now;
+        r.version += 1;
+    }
+    if releases.is_empty() {
+        return Ok(());
+    }
+    store::reserve_many(tx, &deltas).await?;
+    let saved: Vec<&Reservation> = releases.iter().map(|(r, _, _)| r).collect();
+    if !store::save_reservations(tx, &saved).await? {
+        return Err(AppError::Conflict("a stock reservation changed meanwhile; try again".into()));
+    }
+    // A release (not a consumption) makes stock available again.
+    let freed: Vec<Uuid> = releases.iter().filter(|(_, _, consumed)| !consumed).map(|(r, _, _)| r.item_id).collect();
+    if !freed.is_empty() {
+        let items = store::get_items(tx, &freed).await?;
+        super::events::stock_watch(tx, &items, now).await?;
+    }
+    Ok(())
+}
+
 /// Releases what is left of a reservation (`consumed` when stock left against it).
 pub(crate) async fn release_in(
     tx: &TenantTx<'_>,

@@ -1035,6 +1035,13 @@ pub(crate) async fn post_invoice_in(
     let base = tenants::current(tx).await?.base_currency;
     let digits = minor_unit_digits(&base);
     let name = doc_name(side, inv.is_credit_note);
+    // Everything read before the number: the sequence row stays locked until COMMIT, so what
+    // follows the number is kept short.
+    let codes: HashMap<Uuid, TaxCode> = store::tax_codes(tx).await?.into_iter().map(|t| (t.id, t)).collect();
+    let party = store::get_party(tx, side, inv.party_id).await?.ok_or(AppError::NotFound { entity: entity(side) })?;
+    if !party.is_active {
+        return Err(AppError::Conflict(format!("{} {} is inactive", entity(side), party.code)));
+    }
     inv.number = Some(next_number(tx, name, doc_prefix(side, inv.is_credit_note)).await?);
     let number = inv.number.clone().unwrap_or_default();
     let mut counters: Vec<Counter> = Vec::with_capacity(lines.len() + 2);
@@ -1075,7 +1082,6 @@ pub(crate) async fn post_invoice_in(
             }
         }
     }
-    let codes: HashMap<Uuid, TaxCode> = store::tax_codes(tx).await?.into_iter().map(|t| (t.id, t)).collect();
     let mut per_code: Vec<(Uuid, Decimal)> = Vec::new();
     for l in lines.iter().filter(|l| !l.tax.is_zero()) {
         let Some(code) = l.tax_code_id else { continue };
@@ -1087,10 +1093,6 @@ pub(crate) async fn post_invoice_in(
     for (code, amount) in per_code {
         let label = codes.get(&code).map(|c| c.name.clone()).unwrap_or_default();
         counters.push(Counter { account: vat, fx: amount, base: None, memo: format!("{number} {label}"), item: None });
-    }
-    let party = store::get_party(tx, side, inv.party_id).await?.ok_or(AppError::NotFound { entity: entity(side) })?;
-    if !party.is_active {
-        return Err(AppError::Conflict(format!("{} {} is inactive", entity(side), party.code)));
     }
     let memo = format!("{number} {}", party.name);
     let (entry_lines, gross_base) =

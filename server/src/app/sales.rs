@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::approvals::{self, Document, Settled, Submission};
-use super::inventory::{release_in, reserve_in};
+use super::inventory::{Want, release_many_in, reserve_many_in};
 use super::plugins::Hook;
 use super::receivables::{InvoiceInput, InvoiceLineInput, create_invoice_in, mapped, mapping, post_invoice_in};
 use super::stock_posting::{Movement, Source, post_movements};
@@ -28,7 +28,7 @@ use crate::domain::trade::{self as rules, Exposure, TradeSide};
 use crate::error::{AppError, AppResult, FieldError, Fields};
 use crate::store::approvals::Request as ApprovalRequest;
 use crate::store::receivables::{self as parties, Allocation, Invoice, InvoiceLine, InvoiceStatus, LineLink};
-use crate::store::stock::{self as stock_store, Item};
+use crate::store::stock::{self as stock_store, Item, Reservation};
 use crate::store::trade::{self as store, Order, OrderLine, Shipment, ShipmentLine};
 use crate::store::{Access, TenantTx, tenants};
 
@@ -262,26 +262,24 @@ pub async fn confirm(app: &AppState, ctx: &Ctx, id: Uuid, backorder: bool) -> Ap
         );
         return Err(AppError::InsufficientStock { detail, errors });
     }
-    for (i, take) in plan {
-        if take.is_zero() {
-            continue;
-        }
-        let l = &mut lines[i];
-        let w = l.warehouse_id.ok_or_else(|| AppError::internal("stocked line without warehouse"))?;
-        let r = reserve_in(
-            &tx,
-            l.item_id,
-            w,
-            take,
-            "sales_order",
-            &format!("{}:{}", o.id, l.line_no),
-            &format!("{} line {}", o.number, l.line_no),
-            now,
-        )
-        .await?;
-        l.reservation_id = Some(r.id);
-        store::save_order_line(&tx, o.id, l).await?;
+    let plan: Vec<(usize, Decimal)> = plan.into_iter().filter(|(_, take)| !take.is_zero()).collect();
+    let mut wants = Vec::with_capacity(plan.len());
+    for (i, take) in &plan {
+        let l = &lines[*i];
+        wants.push(Want {
+            item_id: l.item_id,
+            warehouse_id: l.warehouse_id.ok_or_else(|| AppError::internal("stocked line without warehouse"))?,
+            quantity: *take,
+            source_id: format!("{}:{}", o.id, l.line_no),
+            memo: format!("{} line {}", o.number, l.line_no),
+        });
     }
+    let reserved = reserve_many_in(&tx, &items, "sales_order", wants, now).await?;
+    for ((i, _), r) in plan.iter().zip(&reserved) {
+        lines[*i].reservation_id = Some(r.id);
+    }
+    let touched: Vec<&OrderLine> = plan.iter().map(|(i, _)| &lines[*i]).collect();
+    store::save_order_lines(&tx, o.id, &touched).await?;
     o.status = "confirmed".into();
     o.confirmed_at = Some(now);
     o.confirmed_by = Some(ctx.principal.actor_uuid());
@@ -326,16 +324,28 @@ async fn release_reservations(
     lines: &mut [OrderLine],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    for l in lines.iter_mut() {
-        let Some(rid) = l.reservation_id else { continue };
-        if let Some(mut r) = stock_store::get_reservation(tx, rid).await?
-            && r.status == "open"
-        {
-            release_in(tx, &mut r, None, false, now).await?;
-        }
-        l.reservation_id = None;
-        store::save_order_line(tx, o.id, l).await?;
+    let ids: Vec<Uuid> = lines.iter().filter_map(|l| l.reservation_id).collect();
+    let held: Vec<i32> = lines.iter().filter(|l| l.reservation_id.is_some()).map(|l| l.line_no).collect();
+    if ids.is_empty() {
+        return Ok(());
     }
+    let mut open: Vec<(Reservation, Decimal, bool)> = stock_store::get_reservations(tx, &ids)
+        .await?
+        .into_values()
+        .filter(|r| r.status == "open")
+        .map(|r| {
+            let q = r.open_quantity;
+            (r, q, false)
+        })
+        .collect();
+    let pairs: Vec<(Uuid, Uuid)> = open.iter().map(|(r, _, _)| (r.item_id, r.warehouse_id)).collect();
+    stock_store::lock_levels(tx, &pairs).await?;
+    release_many_in(tx, &mut open, now).await?;
+    for l in lines.iter_mut() {
+        l.reservation_id = None;
+    }
+    let touched: Vec<&OrderLine> = lines.iter().filter(|l| held.contains(&l.line_no)).collect();
+    store::save_order_lines(tx, o.id, &touched).await?;
     Ok(())
 }
 
@@ -613,20 +623,38 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
     }
     stock_store::lock_levels(&tx, &pairs).await?;
     // Reservations are consumed first, so the stock they held is free to leave.
+    let held: Vec<Uuid> = orders.iter().flat_map(|(_, ols)| ols.iter().filter_map(|l| l.reservation_id)).collect();
+    let mut reservations = stock_store::get_reservations(&tx, &held).await?;
+    let mut releases: Vec<(Reservation, Decimal, bool)> = Vec::new();
     let mut moves = Vec::with_capacity(input.lines.len());
     for (i, l) in input.lines.iter().enumerate() {
         let (_, ols) =
             orders.iter_mut().find(|(o, _)| o.id == l.order_id).ok_or_else(|| AppError::internal("order"))?;
         let ol = ols.iter_mut().find(|x| x.line_no == l.line_no).ok_or_else(|| AppError::internal("line"))?;
         let warehouse = l.warehouse_id.or(ol.warehouse_id).ok_or_else(|| AppError::internal("no warehouse"))?;
-        if let Some(rid) = ol.reservation_id
-            && let Some(mut r) = stock_store::get_reservation(&tx, rid).await?
-            && r.status == "open"
-        {
-            // Consumed where the goods leave from; released when they leave from elsewhere.
-            let q = l.quantity.min(r.open_quantity);
-            let here = r.warehouse_id == warehouse;
-            release_in(&tx, &mut r, Some(q), here, now).await?;
+        if let Some(rid) = ol.reservation_id {
+            // One line delivered twice in this delivery consumes what the first part left.
+            let open = match releases.iter().position(|(r, _, _)| r.id == rid) {
+                Some(k) => releases.get(k).map(|(r, q, _)| (r.status == "open", r.open_quantity - *q)),
+                None => reservations.get(&rid).map(|r| (r.status == "open", r.open_quantity)),
+            };
+            if let Some((true, left)) = open
+                && left > Decimal::ZERO
+            {
+                // Consumed where the goods leave from; released when they leave from elsewhere.
+                let q = l.quantity.min(left);
+                match releases.iter_mut().find(|(r, _, _)| r.id == rid) {
+                    Some(entry) => {
+                        entry.1 += q;
+                        entry.2 = entry.0.warehouse_id == warehouse;
+                    }
+                    None => {
+                        let r = reservations.remove(&rid).ok_or_else(|| AppError::internal("reservation"))?;
+                        let here = r.warehouse_id == warehouse;
+                        releases.push((r, q, here));
+                    }
+                }
+            }
         }
         moves.push(Movement {
             item_id: ol.item_id,
@@ -644,6 +672,7 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
             field: format!("lines[{i}].quantity"),
         });
     }
+    release_many_in(&tx, &mut releases, now).await?;
     let source = Source {
         document_id: id,
         date: input.date,
@@ -695,11 +724,9 @@ pub async fn deliver(app: &AppState, ctx: &Ctx, input: DeliveryInput) -> AppResu
     };
     store::insert_shipment(&tx, &s, &slines).await?;
     for (o, ols) in &mut orders {
-        for ol in ols.iter() {
-            if input.lines.iter().any(|l| l.order_id == o.id && l.line_no == ol.line_no) {
-                store::save_order_line(&tx, o.id, ol).await?;
-            }
-        }
+        let touched: Vec<&OrderLine> =
+            ols.iter().filter(|ol| input.lines.iter().any(|l| l.order_id == o.id && l.line_no == ol.line_no)).collect();
+        store::save_order_lines(&tx, o.id, &touched).await?;
         save_header(&tx, o, now).await?;
     }
     record(
@@ -772,8 +799,9 @@ async fn issue(
         source: Some(source),
     };
     let (inv, ilines, fixed) = create_invoice_in(tx, ctx, Side::Receivable, input, now).await?;
-    let (inv, allocations) = post_invoice_in(tx, ctx, inv, &ilines, &fixed, now).await?;
+    // Booked on the orders before posting takes the invoice number (held until COMMIT).
     book_billing(tx, &inv, &ilines, Decimal::ONE, now).await?;
+    let (inv, allocations) = post_invoice_in(tx, ctx, inv, &ilines, &fixed, now).await?;
     Ok((inv, ilines, allocations))
 }
 

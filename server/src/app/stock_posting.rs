@@ -215,6 +215,7 @@ pub async fn post_movements(
         levels.keys().copied().filter(|p| moves.iter().any(|m| (m.item_id, m.warehouse_id) == *p)).collect();
     order.sort_by_key(|p| (moves.iter().any(|m| (m.item_id, m.warehouse_id) == *p && m.pair_index.is_some()), *p));
 
+    let mut touched: HashSet<(Uuid, Uuid)> = HashSet::new();
     let mut own: Vec<Option<LedgerEntry>> = vec![None; moves.len()];
     let mut adjustments = Vec::new();
     let mut cascade: VecDeque<(Uuid, Uuid)> = VecDeque::new();
@@ -222,6 +223,7 @@ pub async fn post_movements(
         let indexes: Vec<usize> =
             (0..moves.len()).filter(|i| (moves[*i].item_id, moves[*i].warehouse_id) == pair).collect();
         let level = levels.get_mut(&pair).ok_or_else(|| AppError::internal("level not locked"))?;
+        touched.insert(pair);
         let mut fresh = Vec::new();
         for &i in &indexes {
             let mv = &moves[i];
@@ -264,6 +266,7 @@ pub async fn post_movements(
             }
         }
         let level = levels.get_mut(&pair).ok_or_else(|| AppError::internal("level not locked"))?;
+        touched.insert(pair);
         // Replaying a pair with nothing new: only corrections come out.
         let outcome = value_pair(tx, &mut ctx, level, &[], moves).await?;
         cascade.extend(outcome.cascade);
@@ -271,6 +274,10 @@ pub async fn post_movements(
         adjustments.extend(outcome.adjustments);
     }
 
+    // Every level valued above (each pair once: moves and cascade), saved in one statement.
+    let mut valued: Vec<&Level> = levels.values().filter(|l| touched.contains(&(l.item_id, l.warehouse_id))).collect();
+    valued.sort_by_key(|l| (l.item_id, l.warehouse_id));
+    store::save_levels(tx, &valued).await?;
     let movements: Vec<LedgerEntry> =
         own.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| AppError::internal("a movement was not valued"))?;
     let mut all: Vec<LedgerEntry> = movements.iter().cloned().chain(adjustments.iter().cloned()).collect();
@@ -483,7 +490,6 @@ async fn value_pair(
         .into_iter()
         .flatten()
         .max();
-    store::save_level(tx, level).await?;
     if item.valuation_method == rules::Method::Fifo {
         store::save_layers(tx, level.item_id, level.warehouse_id, &state).await?;
     }

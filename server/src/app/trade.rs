@@ -929,18 +929,18 @@ pub(crate) async fn book_billing(
         }
     }
     for (o, ols) in &mut orders {
-        for ol in ols.iter() {
-            if lines.iter().any(|l| l.link.is_some_and(|k| k.order_id == o.id && k.order_line_no == ol.line_no)) {
-                store::save_order_line(tx, o.id, ol).await?;
-            }
-        }
+        let touched: Vec<&OrderLine> = ols
+            .iter()
+            .filter(|ol| {
+                lines.iter().any(|l| l.link.is_some_and(|k| k.order_id == o.id && k.order_line_no == ol.line_no))
+            })
+            .collect();
+        store::save_order_lines(tx, o.id, &touched).await?;
         o.open_base = open_base(o, ols, base_digits);
         save_header(tx, o, now).await?;
     }
     for (s, slines) in &shipments {
-        for sl in slines {
-            store::save_shipment_line(tx, s.id, sl).await?;
-        }
+        store::save_shipment_lines(tx, s.id, slines).await?;
     }
     Ok(())
 }

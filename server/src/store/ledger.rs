@@ -199,6 +199,7 @@ pub async fn account_has_children(tx: &TenantTx<'_>, id: Uuid) -> AppResult<bool
 }
 
 pub async fn set_mappings(tx: &TenantTx<'_>, pairs: &[(String, Uuid)]) -> AppResult<()> {
+    tx.memo()?.mappings = None;
     for (purpose, account) in pairs {
         let am = account_mappings::ActiveModel {
             tenant_id: Set(tx.tenant().0),
@@ -219,14 +220,19 @@ pub async fn set_mappings(tx: &TenantTx<'_>, pairs: &[(String, Uuid)]) -> AppRes
 
 /// purpose -> account id.
 pub async fn mappings(tx: &TenantTx<'_>) -> AppResult<Vec<(String, Uuid)>> {
-    Ok(account_mappings::Entity::find()
+    if let Some(m) = &tx.memo()?.mappings {
+        return Ok(m.clone());
+    }
+    let m: Vec<(String, Uuid)> = account_mappings::Entity::find()
         .filter(account_mappings::Column::TenantId.eq(tx.tenant().0))
         .order_by_asc(account_mappings::Column::Purpose)
         .all(tx.conn())
         .await?
         .into_iter()
         .map(|m| (m.purpose, m.account_id))
-        .collect())
+        .collect();
+    tx.memo()?.mappings = Some(m.clone());
+    Ok(m)
 }
 
 #[derive(Clone, Debug, PartialEq)]

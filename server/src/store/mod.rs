@@ -73,6 +73,16 @@ pub struct TenantTx<'s> {
     /// Work on rows that every poster shares (voucher sequences, period balances), kept for
     /// the moment before COMMIT so their row locks are held for as short a time as possible.
     at_commit: std::sync::Mutex<ledger::AtCommit>,
+    /// Rows a use case reads several times and seldom writes (the tenant, the account
+    /// mappings), kept for the transaction's life; the store functions that write them clear
+    /// them.
+    memo: std::sync::Mutex<TxMemo>,
+}
+
+#[derive(Default)]
+pub(in crate::store) struct TxMemo {
+    pub tenant: Option<tenants::Tenant>,
+    pub mappings: Option<Vec<(String, uuid::Uuid)>>,
 }
 
 impl TenantTx<'_> {
@@ -97,6 +107,10 @@ impl TenantTx<'_> {
         let pending = std::mem::take(&mut *self.at_commit_work()?);
         ledger::flush_at_commit(&self, pending).await?;
         finish(self.tx).await
+    }
+
+    pub(in crate::store) fn memo(&self) -> AppResult<std::sync::MutexGuard<'_, TxMemo>> {
+        self.memo.lock().map_err(|_| AppError::internal("transaction memo poisoned"))
     }
 
     pub(in crate::store) fn at_commit_work(&self) -> AppResult<std::sync::MutexGuard<'_, ledger::AtCommit>> {
@@ -183,7 +197,7 @@ impl Store {
             ))
             .await?;
         }
-        Ok(TenantTx { tx, tenant, _writer: writer, at_commit: Default::default() })
+        Ok(TenantTx { tx, tenant, _writer: writer, at_commit: Default::default(), memo: Default::default() })
     }
 
     pub async fn begin_platform(&self, access: Access) -> AppResult<PlatformTx<'_>> {
@@ -259,6 +273,42 @@ impl Store {
     pub async fn tenant_table_report(&self) -> AppResult<Vec<TenantTableReport>> {
         schema_report(&self.db).await
     }
+}
+
+/// `UPDATE table SET .. FROM (VALUES ..) AS v WHERE table.tenant_id = $1 AND ..`: one
+/// statement for many rows, on both backends (the columns of a VALUES list are named column1,
+/// column2, .. on both). `values` holds the tenant, then any fixed parameters of `filter`
+/// (written `{2}`, `{3}`, ..), then the rows, `width` values each. Returns the rows updated.
+pub(in crate::store) async fn update_from_values(
+    tx: &TenantTx<'_>,
+    table: &str,
+    set: &str,
+    filter: &str,
+    width: usize,
+    values: Vec<sea_orm::Value>,
+) -> AppResult<u64> {
+    let backend = tx.conn().get_database_backend();
+    let fixed = 1 + (2..).take_while(|n| filter.contains(&format!("{{{n}}}"))).count();
+    let mut filter = filter.to_owned();
+    for n in 2..=fixed {
+        filter = filter.replace(&format!("{{{n}}}"), &ph(backend, n));
+    }
+    let rows = values.len().saturating_sub(fixed) / width;
+    if rows == 0 {
+        return Ok(0);
+    }
+    let list: Vec<String> = (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (0..width).map(|c| ph(backend, fixed + r * width + c + 1)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE {table} SET {set} FROM (VALUES {}) AS v WHERE {table}.tenant_id = {} AND {filter}",
+        list.join(", "),
+        ph(backend, 1)
+    );
+    Ok(tx.conn().execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected())
 }
 
 /// Dates are stored as `YYYY-MM-DD` text on both backends (they sort and compare as text).

@@ -1225,6 +1225,34 @@ pub async fn lock_levels(tx: &TenantTx<'_>, pairs: &[(Uuid, Uuid)]) -> AppResult
     Ok(out)
 }
 
+/// Saves the quantity, value, last unit cost and last date of several levels in one statement
+/// per 500.
+pub async fn save_levels(tx: &TenantTx<'_>, levels: &[&Level]) -> AppResult<()> {
+    for chunk in levels.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into()];
+        for l in chunk {
+            values.extend([
+                l.item_id.into(),
+                l.warehouse_id.into(),
+                qty_to_db(l.quantity)?.into(),
+                money_to_db(l.value)?.into(),
+                money_to_db(l.last_unit_cost)?.into(),
+                l.last_date.map(date_str).into(),
+            ]);
+        }
+        super::update_from_values(
+            tx,
+            "stock_levels",
+            "quantity = v.column3, value = v.column4, last_unit_cost = v.column5, last_date = v.column6",
+            "stock_levels.item_id = v.column1 AND stock_levels.warehouse_id = v.column2",
+            6,
+            values,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn save_level(tx: &TenantTx<'_>, l: &Level) -> AppResult<()> {
     use stock_levels::Column as C;
     stock_levels::Entity::update_many()
@@ -1505,6 +1533,59 @@ pub async fn insert_reservation(tx: &TenantTx<'_>, r: &Reservation) -> AppResult
     Ok(())
 }
 
+pub async fn insert_reservations(tx: &TenantTx<'_>, rs: &[Reservation]) -> AppResult<()> {
+    let models = rs.iter().map(|r| reservation_am(tx, r)).collect::<AppResult<Vec<_>>>()?;
+    for chunk in models.chunks(200) {
+        stock_reservations::Entity::insert_many(chunk.to_vec()).exec_without_returning(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+/// Saves the open quantity and status of reservations whose version was bumped by one;
+/// `false` when one of them had changed meanwhile.
+pub async fn save_reservations(tx: &TenantTx<'_>, rs: &[&Reservation]) -> AppResult<bool> {
+    let mut saved = 0;
+    for chunk in rs.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into()];
+        for r in chunk {
+            values.extend([
+                r.id.into(),
+                qty_to_db(r.open_quantity)?.into(),
+                r.status.clone().into(),
+                r.updated_at.into(),
+                r.version.into(),
+                (r.version - 1).into(),
+            ]);
+        }
+        saved += super::update_from_values(
+            tx,
+            "stock_reservations",
+            "open_quantity = v.column2, status = v.column3, updated_at = v.column4, version = v.column5",
+            "stock_reservations.id = v.column1 AND stock_reservations.version = v.column6",
+            6,
+            values,
+        )
+        .await?;
+    }
+    Ok(saved == rs.len() as u64)
+}
+
+pub async fn get_reservations(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Reservation>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for m in stock_reservations::Entity::find()
+            .filter(stock_reservations::Column::TenantId.eq(tx.tenant().0))
+            .filter(stock_reservations::Column::Id.is_in(chunk.iter().copied()))
+            .all(tx.conn())
+            .await?
+        {
+            let r = reservation_from(m);
+            out.insert(r.id, r);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn save_reservation(tx: &TenantTx<'_>, r: &Reservation) -> AppResult<bool> {
     let mut am = reservation_am(tx, r)?;
     am.tenant_id = sea_orm::ActiveValue::NotSet;
@@ -1579,6 +1660,33 @@ pub async fn reserve(tx: &TenantTx<'_>, item: Uuid, warehouse: Uuid, delta: Deci
         q = q.filter(Expr::col(C::Quantity).sub(Expr::col(C::Reserved)).gte(d));
     }
     Ok(q.exec(tx.conn()).await?.rows_affected == 1)
+}
+
+/// Adds to the reserved quantity of several locked levels at once, each pair once; a positive
+/// delta only where that much is available. `false` when a pair lacked it (nothing is then
+/// to be kept: the caller fails the transaction).
+pub async fn reserve_many(tx: &TenantTx<'_>, deltas: &HashMap<(Uuid, Uuid), Decimal>) -> AppResult<bool> {
+    let mut pairs: Vec<(&(Uuid, Uuid), &Decimal)> = deltas.iter().filter(|(_, d)| !d.is_zero()).collect();
+    pairs.sort_by_key(|(p, _)| **p);
+    let mut updated = 0;
+    for chunk in pairs.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into()];
+        for ((item, wh), d) in chunk {
+            let d = qty_to_db(**d)?;
+            values.extend([(*item).into(), (*wh).into(), d.into()]);
+        }
+        updated += super::update_from_values(
+            tx,
+            "stock_levels",
+            "reserved = stock_levels.reserved + v.column3",
+            "stock_levels.item_id = v.column1 AND stock_levels.warehouse_id = v.column2 \
+             AND (v.column3 <= 0 OR stock_levels.quantity - stock_levels.reserved >= v.column3)",
+            3,
+            values,
+        )
+        .await?;
+    }
+    Ok(updated == pairs.len() as u64)
 }
 
 /// Sum of open reservations per pair, for the invariant check.

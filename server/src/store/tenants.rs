@@ -46,6 +46,7 @@ impl From<tenants::Model> for Tenant {
 /// Creates the tenant row inside the new tenant's own first transaction. A taken slug answers
 /// `Ok(false)`.
 pub async fn insert(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<bool> {
+    tx.memo()?.tenant = None;
     if t.id != tx.tenant() {
         return Err(AppError::internal("tenant row must match the transaction's tenant"));
     }
@@ -71,11 +72,16 @@ pub async fn insert(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<bool> {
 
 /// The tenant of the transaction.
 pub async fn current(tx: &TenantTx<'_>) -> AppResult<Tenant> {
-    tenants::Entity::find_by_id(tx.tenant().0)
+    if let Some(t) = &tx.memo()?.tenant {
+        return Ok(t.clone());
+    }
+    let t = tenants::Entity::find_by_id(tx.tenant().0)
         .one(tx.conn())
         .await?
         .map(Tenant::from)
-        .ok_or(AppError::NotFound { entity: "tenant" })
+        .ok_or(AppError::NotFound { entity: "tenant" })?;
+    tx.memo()?.tenant = Some(t.clone());
+    Ok(t)
 }
 
 pub async fn get(tx: &PlatformTx<'_>, id: TenantId) -> AppResult<Option<Tenant>> {
@@ -102,6 +108,7 @@ pub async fn list(tx: &PlatformTx<'_>, page: &Page) -> AppResult<Vec<Tenant>> {
 
 /// Saves plan and trial fields of the transaction's tenant.
 pub async fn update_subscription(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<()> {
+    tx.memo()?.tenant = None;
     tenants::Entity::update_many()
         .col_expr(tenants::Column::Plan, Expr::value(t.plan.map(|p| p.as_str().to_owned())))
         .col_expr(tenants::Column::PlanStartedAt, Expr::value(t.plan_started_at))
@@ -116,6 +123,7 @@ pub async fn update_subscription(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<()>
 
 /// Saves the settings a tenant edits itself (name) if the version still matches.
 pub async fn update_settings(tx: &TenantTx<'_>, t: &Tenant) -> AppResult<bool> {
+    tx.memo()?.tenant = None;
     let res = tenants::Entity::update_many()
         .col_expr(tenants::Column::Name, Expr::value(t.name.clone()))
         .col_expr(tenants::Column::UpdatedAt, Expr::value(t.updated_at))

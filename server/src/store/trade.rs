@@ -584,6 +584,36 @@ pub async fn replace_order_lines(tx: &TenantTx<'_>, order: Uuid, lines: &[OrderL
 }
 
 /// Saves what moved against a line: quantities, cost, reservation, request.
+/// Saves the progress of several lines of one order (shipped, returned, invoiced, cost,
+/// reservation, request) in one statement per 500 lines.
+pub async fn save_order_lines(tx: &TenantTx<'_>, order: Uuid, lines: &[&OrderLine]) -> AppResult<()> {
+    for chunk in lines.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into(), order.into()];
+        for l in chunk {
+            values.extend([
+                l.line_no.into(),
+                qty_to_db(l.shipped)?.into(),
+                qty_to_db(l.returned)?.into(),
+                qty_to_db(l.invoiced)?.into(),
+                money_to_db(l.cost)?.into(),
+                l.reservation_id.into(),
+                l.request_id.into(),
+            ]);
+        }
+        super::update_from_values(
+            tx,
+            "trade_order_lines",
+            "shipped = v.column2, returned = v.column3, invoiced = v.column4, cost = v.column5, \
+             reservation_id = v.column6, request_id = v.column7",
+            "trade_order_lines.order_id = {2} AND trade_order_lines.line_no = v.column1",
+            7,
+            values,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn save_order_line(tx: &TenantTx<'_>, order: Uuid, l: &OrderLine) -> AppResult<()> {
     use trade_order_lines::Column as C;
     trade_order_lines::Entity::update_many()
@@ -913,6 +943,26 @@ pub async fn insert_shipment(tx: &TenantTx<'_>, s: &Shipment, lines: &[ShipmentL
     }
     for chunk in rows.chunks(50) {
         shipment_lines::Entity::insert_many(chunk.to_vec()).exec_without_returning(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+/// Saves the returned and invoiced quantities of several lines of one shipment.
+pub async fn save_shipment_lines(tx: &TenantTx<'_>, shipment: Uuid, lines: &[ShipmentLine]) -> AppResult<()> {
+    for chunk in lines.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tx.tenant().0.into(), shipment.into()];
+        for l in chunk {
+            values.extend([l.line_no.into(), qty_to_db(l.returned)?.into(), qty_to_db(l.invoiced)?.into()]);
+        }
+        super::update_from_values(
+            tx,
+            "shipment_lines",
+            "returned = v.column2, invoiced = v.column3",
+            "shipment_lines.shipment_id = {2} AND shipment_lines.line_no = v.column1",
+            3,
+            values,
+        )
+        .await?;
     }
     Ok(())
 }
