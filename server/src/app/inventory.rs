@@ -2208,39 +2208,26 @@ pub(crate) async fn reserve_in(
         .await?
         .remove(&(item_id, warehouse_id))
         .ok_or_else(|| AppError::internal("stock level not locked"))?;
-    if !store::reserve(tx, item_id, warehouse_id, quantity).await? {
+    let available = level.quantity - level.reserved;
+    if available < quantity {
         return Err(AppError::InsufficientStock {
             detail: format!(
                 "Item {} has {} {} available in {}, {} requested",
                 item.sku,
-                qty(level.quantity - level.reserved),
+                qty(available),
                 item.base_unit,
                 wh.code,
                 qty(quantity)
             ),
-            errors: vec![FieldError::new(
-                "quantity",
-                format!("only {} available", qty(level.quantity - level.reserved)),
-            )],
+            errors: vec![FieldError::new("quantity", format!("only {} available", qty(available)))],
         });
     }
-    let r = Reservation {
-        id: Uuid::now_v7(),
-        item_id,
-        warehouse_id,
-        quantity,
-        open_quantity: quantity,
-        source_type: source_type.to_owned(),
-        source_id: source_id.to_owned(),
-        status: "open".into(),
-        memo: memo.to_owned(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    store::insert_reservation(tx, &r).await?;
-    super::events::stock_watch(tx, &HashMap::from([(item.id, item)]), now).await?;
-    Ok(r)
+    let want = Want { item_id, warehouse_id, quantity, source_id: source_id.to_owned(), memo: memo.to_owned() };
+    let items = HashMap::from([(item.id, item)]);
+    reserve_many_in(tx, &items, source_type, vec![want], now)
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("no reservation made"))
 }
 
 /// One reservation of [`reserve_many_in`]: what, where, how much, for which source line.
@@ -2337,7 +2324,7 @@ pub(crate) async fn release_many_in(
     store::reserve_many(tx, &deltas).await?;
     let saved: Vec<&Reservation> = releases.iter().map(|(r, _, _)| r).collect();
     if !store::save_reservations(tx, &saved).await? {
-        return Err(AppError::Conflict("a stock reservation changed meanwhile; try again".into()));
+        return Err(stale("stock reservation", saved.first().map(|r| r.version - 1).unwrap_or_default()));
     }
     // A release (not a consumption) makes stock available again.
     let freed: Vec<Uuid> = releases.iter().filter(|(_, _, consumed)| !consumed).map(|(r, _, _)| r.item_id).collect();
@@ -2356,36 +2343,12 @@ pub(crate) async fn release_in(
     consumed: bool,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    if r.status != "open" {
-        return Err(AppError::InvalidState {
-            entity: "stock reservation",
-            state: r.status.clone(),
-            action: "released",
-        });
-    }
-    let q = quantity.unwrap_or(r.open_quantity);
-    if q <= Decimal::ZERO || q > r.open_quantity {
-        return Err(AppError::field(
-            "quantity",
-            format!("must be positive and at most the open {}", qty(r.open_quantity)),
-        ));
-    }
     store::lock_levels(tx, &[(r.item_id, r.warehouse_id)]).await?;
-    store::reserve(tx, r.item_id, r.warehouse_id, -q).await?;
-    r.open_quantity -= q;
-    if r.open_quantity.is_zero() {
-        r.status = if consumed { "consumed".into() } else { "released".into() };
-    }
-    r.updated_at = now;
-    r.version += 1;
-    if !store::save_reservation(tx, r).await? {
-        return Err(stale("stock reservation", r.version - 1));
-    }
-    // Consumed stock left with its reservation (the posting watched it); a release
-    // makes stock available again.
-    if !consumed && let Some(item) = store::get_item(tx, r.item_id).await? {
-        super::events::stock_watch(tx, &HashMap::from([(item.id, item)]), now).await?;
-    }
+    let q = quantity.unwrap_or(r.open_quantity);
+    let mut one = [(r.clone(), q, consumed)];
+    release_many_in(tx, &mut one, now).await?;
+    let [(released, _, _)] = one;
+    *r = released;
     Ok(())
 }
 

@@ -1586,21 +1586,6 @@ pub async fn get_reservations(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<Hash
     Ok(out)
 }
 
-pub async fn save_reservation(tx: &TenantTx<'_>, r: &Reservation) -> AppResult<bool> {
-    let mut am = reservation_am(tx, r)?;
-    am.tenant_id = sea_orm::ActiveValue::NotSet;
-    am.id = sea_orm::ActiveValue::NotSet;
-    am.created_at = sea_orm::ActiveValue::NotSet;
-    let res = stock_reservations::Entity::update_many()
-        .set(am)
-        .filter(stock_reservations::Column::TenantId.eq(tx.tenant().0))
-        .filter(stock_reservations::Column::Id.eq(r.id))
-        .filter(stock_reservations::Column::Version.eq(r.version - 1))
-        .exec(tx.conn())
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
 pub async fn get_reservation(tx: &TenantTx<'_>, id: Uuid) -> AppResult<Option<Reservation>> {
     Ok(stock_reservations::Entity::find()
         .filter(stock_reservations::Column::TenantId.eq(tx.tenant().0))
@@ -1645,26 +1630,10 @@ pub async fn list_reservations(tx: &TenantTx<'_>, f: &ReservationFilter, page: &
         .collect())
 }
 
-/// Adds `delta` to a level's reserved quantity. A positive delta only lands when that much is
-/// available (`quantity - reserved >= delta`): the guarded update is the check, so two
-/// reservations of the last units cannot both succeed.
-pub async fn reserve(tx: &TenantTx<'_>, item: Uuid, warehouse: Uuid, delta: Decimal) -> AppResult<bool> {
-    use stock_levels::Column as C;
-    let d = qty_to_db(delta)?;
-    let mut q = stock_levels::Entity::update_many()
-        .col_expr(C::Reserved, Expr::col(C::Reserved).add(d))
-        .filter(C::TenantId.eq(tx.tenant().0))
-        .filter(C::ItemId.eq(item))
-        .filter(C::WarehouseId.eq(warehouse));
-    if d > 0 {
-        q = q.filter(Expr::col(C::Quantity).sub(Expr::col(C::Reserved)).gte(d));
-    }
-    Ok(q.exec(tx.conn()).await?.rows_affected == 1)
-}
-
-/// Adds to the reserved quantity of several locked levels at once, each pair once; a positive
-/// delta only where that much is available. `false` when a pair lacked it (nothing is then
-/// to be kept: the caller fails the transaction).
+/// Adds to the reserved quantity of several levels at once, each pair once. A positive delta
+/// only lands where that much is available (`quantity - reserved >= delta`): the guarded
+/// update is the check, so two reservations of the last units cannot both succeed. `false`
+/// when a pair lacked it (the caller then fails the transaction).
 pub async fn reserve_many(tx: &TenantTx<'_>, deltas: &HashMap<(Uuid, Uuid), Decimal>) -> AppResult<bool> {
     let mut pairs: Vec<(&(Uuid, Uuid), &Decimal)> = deltas.iter().filter(|(_, d)| !d.is_zero()).collect();
     pairs.sort_by_key(|(p, _)| **p);

@@ -615,20 +615,7 @@ pub async fn save_order_lines(tx: &TenantTx<'_>, order: Uuid, lines: &[&OrderLin
 }
 
 pub async fn save_order_line(tx: &TenantTx<'_>, order: Uuid, l: &OrderLine) -> AppResult<()> {
-    use trade_order_lines::Column as C;
-    trade_order_lines::Entity::update_many()
-        .col_expr(C::Shipped, Expr::value(qty_to_db(l.shipped)?))
-        .col_expr(C::Returned, Expr::value(qty_to_db(l.returned)?))
-        .col_expr(C::Invoiced, Expr::value(qty_to_db(l.invoiced)?))
-        .col_expr(C::Cost, Expr::value(money_to_db(l.cost)?))
-        .col_expr(C::ReservationId, Expr::value(l.reservation_id))
-        .col_expr(C::RequestId, Expr::value(l.request_id))
-        .filter(C::TenantId.eq(tx.tenant().0))
-        .filter(C::OrderId.eq(order))
-        .filter(C::LineNo.eq(l.line_no))
-        .exec(tx.conn())
-        .await?;
-    Ok(())
+    save_order_lines(tx, order, &[l]).await
 }
 
 pub async fn delete_order(tx: &TenantTx<'_>, id: Uuid) -> AppResult<()> {
@@ -969,16 +956,7 @@ pub async fn save_shipment_lines(tx: &TenantTx<'_>, shipment: Uuid, lines: &[Shi
 
 /// Saves a line's returned and invoiced quantities.
 pub async fn save_shipment_line(tx: &TenantTx<'_>, shipment: Uuid, l: &ShipmentLine) -> AppResult<()> {
-    use shipment_lines::Column as C;
-    shipment_lines::Entity::update_many()
-        .col_expr(C::Returned, Expr::value(qty_to_db(l.returned)?))
-        .col_expr(C::Invoiced, Expr::value(qty_to_db(l.invoiced)?))
-        .filter(C::TenantId.eq(tx.tenant().0))
-        .filter(C::ShipmentId.eq(shipment))
-        .filter(C::LineNo.eq(l.line_no))
-        .exec(tx.conn())
-        .await?;
-    Ok(())
+    save_shipment_lines(tx, shipment, std::slice::from_ref(l)).await
 }
 
 pub async fn get_shipments(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<Vec<(Shipment, Vec<ShipmentLine>)>> {
