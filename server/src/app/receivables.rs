@@ -964,13 +964,25 @@ pub(crate) async fn post_document_entry(
     lines: &[EntryLine],
     now: DateTime<Utc>,
 ) -> AppResult<Entry> {
+    check_document_entry(tx, &mut entry, lines, now).await?;
+    books::insert_entry(tx, &entry, lines).await?;
+    Ok(entry)
+}
+
+/// [`post_document_entry`] without the insert: checks the lines against the chart and the
+/// period, and marks the entry posted (numbered and added to the balances as the transaction
+/// commits). The caller inserts it (`store::ledger::insert_entry`) before committing.
+pub(crate) async fn check_document_entry(
+    tx: &TenantTx<'_>,
+    entry: &mut Entry,
+    lines: &[EntryLine],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let base = tenants::current(tx).await?.base_currency;
     let ids: Vec<Uuid> = lines.iter().map(|l| l.account_id).collect();
     let facts = books::account_facts(tx, &ids).await?;
     rules::check_lines(lines, &entry.currency, &base, &facts).map_err(posting_error)?;
-    post_in(tx, &mut entry, lines, now, super::ledger::Numbering::AtCommit).await?;
-    books::insert_entry(tx, &entry, lines).await?;
-    Ok(entry)
+    post_in(tx, entry, lines, now, super::ledger::Numbering::AtCommit).await
 }
 
 pub(crate) async fn next_number(tx: &TenantTx<'_>, key: &str, prefix: &str) -> AppResult<String> {

@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::receivables::{document_entry, mapped, mapping, next_number, post_document_entry};
+use super::receivables::{check_document_entry, document_entry, mapped, mapping, next_number};
 use crate::domain::ledger::{Dimensions, EntryLine, minor_unit_digits};
 use crate::domain::stock::{self as rules, Move, Step, Valuation};
 use crate::error::{AppError, AppResult, FieldError};
@@ -186,12 +186,12 @@ pub async fn post_movements(
     }
     let item_ids: Vec<Uuid> = moves.iter().map(|m| m.item_id).collect::<HashSet<_>>().into_iter().collect();
     let wh_ids: Vec<Uuid> = moves.iter().map(|m| m.warehouse_id).collect();
-    store::share_lock_master_data(tx, &item_ids, &wh_ids).await?;
+    let (items, warehouses) = store::share_lock_master_data(tx, &item_ids, &wh_ids).await?;
     let m = mapping(tx).await?;
     let base = tenants::current(tx).await?.base_currency;
     let mut ctx = Context {
-        items: store::get_items(tx, &item_ids).await?,
-        warehouses: store::list_warehouses(tx).await?.into_iter().map(|w| (w.id, w)).collect(),
+        items,
+        warehouses,
         digits: minor_unit_digits(&base),
         base: base.clone(),
         accounts: Accounts {
@@ -261,9 +261,18 @@ pub async fn post_movements(
         }
         if !levels.contains_key(&pair) {
             levels.extend(store::lock_levels(tx, &[pair]).await?);
-            if let Some(item) = store::get_item(tx, pair.0).await? {
-                ctx.items.insert(item.id, item);
-            }
+        }
+        // A pair reached by the cascade may hold an item or lie in a warehouse the movements
+        // do not name.
+        if !ctx.items.contains_key(&pair.0)
+            && let Some(item) = store::get_item(tx, pair.0).await?
+        {
+            ctx.items.insert(item.id, item);
+        }
+        if !ctx.warehouses.contains_key(&pair.1)
+            && let Some(w) = store::get_warehouse(tx, pair.1).await?
+        {
+            ctx.warehouses.insert(w.id, w);
         }
         let level = levels.get_mut(&pair).ok_or_else(|| AppError::internal("level not locked"))?;
         touched.insert(pair);
@@ -281,8 +290,9 @@ pub async fn post_movements(
     let movements: Vec<LedgerEntry> =
         own.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| AppError::internal("a movement was not valued"))?;
     let mut all: Vec<LedgerEntry> = movements.iter().cloned().chain(adjustments.iter().cloned()).collect();
+    let prepared = prepare_values(tx, &ctx, &all).await?;
     let number = take_number(tx, source).await?;
-    let journal_entry_ids = post_values(tx, &ctx, number.as_deref(), &mut all).await?;
+    let journal_entry_ids = book_values(tx, prepared, number.as_deref(), &mut all).await?;
     store::insert_entries(tx, &all).await?;
     for e in all.iter().filter(|e| e.batch_id.is_some() && !e.quantity.is_zero()) {
         store::add_batch_quantity(tx, e.item_id, e.warehouse_id, e.batch_id.unwrap_or_default(), e.quantity).await?;
@@ -537,18 +547,14 @@ async fn history_steps(tx: &TenantTx<'_>, pending: &[LedgerEntry], history: &[Le
         .collect())
 }
 
-/// Posts the value of the entries to the books: one journal entry per date, inventory against
-/// each entry's counter account, per item. Sets each entry's journal entry.
-async fn post_values(
+/// The journal entries of the valued entries, one per date, checked against the chart and
+/// the period and marked posted, not yet inserted. Runs before the document takes its number,
+/// so that the number's sequence is held only for the inserts.
+async fn prepare_values(
     tx: &TenantTx<'_>,
     ctx: &Context<'_>,
-    number: Option<&str>,
-    entries: &mut [LedgerEntry],
-) -> AppResult<Vec<Uuid>> {
-    let memo = match number {
-        Some(n) => format!("{n} {}", ctx.source.memo),
-        None => ctx.source.memo.clone(),
-    };
+    entries: &[LedgerEntry],
+) -> AppResult<Vec<(crate::store::ledger::Entry, Vec<EntryLine>)>> {
     let mut by_date: BTreeMap<NaiveDate, BTreeMap<(Uuid, Uuid, bool), Decimal>> = BTreeMap::new();
     for e in entries.iter().filter(|e| !e.value.is_zero()) {
         let lines = by_date.entry(e.entry_date).or_default();
@@ -557,7 +563,7 @@ async fn post_values(
         *lines.entry((ctx.accounts.inventory, e.item_id, incoming)).or_default() += v;
         *lines.entry((e.counter_account_id, e.item_id, !incoming)).or_default() += v;
     }
-    let mut ids = Vec::new();
+    let mut out = Vec::new();
     for (date, lines) in by_date {
         let lines: Vec<EntryLine> = lines
             .into_iter()
@@ -565,7 +571,7 @@ async fn post_values(
             .map(|((account, item, debit), v)| {
                 let sku = ctx.items.get(&item).map(|i| i.sku.clone()).unwrap_or_default();
                 let dims = Dimensions { item_id: Some(item), ..Default::default() };
-                let memo = format!("{memo} {sku}");
+                let memo = format!("{} {sku}", ctx.source.memo);
                 if debit {
                     EntryLine::base(account, v, Decimal::ZERO, memo, dims)
                 } else {
@@ -574,9 +580,9 @@ async fn post_values(
             })
             .collect();
         let source_type = if date == ctx.source.date { ctx.source.source_type } else { "stock_revaluation" };
-        let entry = document_entry(
+        let mut entry = document_entry(
             date,
-            memo.clone(),
+            ctx.source.memo.clone(),
             &ctx.base,
             Decimal::ONE,
             &lines,
@@ -585,11 +591,33 @@ async fn post_values(
             ctx.source.created_by,
             ctx.now,
         );
-        let posted = post_document_entry(tx, entry, &lines, ctx.now).await?;
-        for e in entries.iter_mut().filter(|e| e.entry_date == date && !e.value.is_zero()) {
-            e.journal_entry_id = Some(posted.id);
+        check_document_entry(tx, &mut entry, &lines, ctx.now).await?;
+        out.push((entry, lines));
+    }
+    Ok(out)
+}
+
+/// Inserts the prepared journal entries, their memos led by the document's number, and links
+/// the stock entries to them.
+async fn book_values(
+    tx: &TenantTx<'_>,
+    prepared: Vec<(crate::store::ledger::Entry, Vec<EntryLine>)>,
+    number: Option<&str>,
+    entries: &mut [LedgerEntry],
+) -> AppResult<Vec<Uuid>> {
+    let mut ids = Vec::new();
+    for (mut entry, mut lines) in prepared {
+        if let Some(n) = number {
+            entry.memo = format!("{n} {}", entry.memo);
+            for l in &mut lines {
+                l.memo = format!("{n} {}", l.memo);
+            }
         }
-        ids.push(posted.id);
+        crate::store::ledger::insert_entry(tx, &entry, &lines).await?;
+        for e in entries.iter_mut().filter(|e| e.entry_date == entry.entry_date && !e.value.is_zero()) {
+            e.journal_entry_id = Some(entry.id);
+        }
+        ids.push(entry.id);
     }
     Ok(ids)
 }

@@ -321,6 +321,10 @@ impl TryFrom<fiscal_periods::Model> for Period {
 
 /// The period row, created open if it does not exist yet.
 pub async fn ensure_period(tx: &TenantTx<'_>, id: i32, starts_on: NaiveDate, ends_on: NaiveDate) -> AppResult<Period> {
+    // Nearly always there already: one read, and the insert only for a period's first posting.
+    if let Some(p) = get_period(tx, id).await? {
+        return Ok(p);
+    }
     let am = fiscal_periods::ActiveModel {
         tenant_id: Set(tx.tenant().0),
         id: Set(id),
@@ -703,10 +707,8 @@ pub(super) async fn flush_at_commit(tx: &TenantTx<'_>, work: AtCommit) -> AppRes
                 .await?;
         }
     }
-    for ((account, period), (debit, credit)) in work.balances {
-        add_to_balance(tx, account, period, debit, credit).await?;
-    }
-    Ok(())
+    let cells: Vec<_> = work.balances.into_iter().map(|((a, p), (d, c))| (a, p, d, c)).collect();
+    add_to_balances(tx, &cells).await
 }
 
 /// Adds posted amounts to the account's balance for the period.
@@ -717,29 +719,45 @@ pub async fn add_to_balance(
     debit: Decimal,
     credit: Decimal,
 ) -> AppResult<()> {
-    let am = account_period_balances::ActiveModel {
-        tenant_id: Set(tx.tenant().0),
-        account_id: Set(account),
-        period_id: Set(period),
-        debit: Set(money_to_db(debit)?),
-        credit: Set(money_to_db(credit)?),
-    };
+    add_to_balances(tx, &[(account, period, debit, credit)]).await
+}
+
+/// Adds (account, period, debit, credit) cells to the balance table in one upsert. The cells
+/// must name each (account, period) once; their order is the order the rows are locked in.
+async fn add_to_balances(tx: &TenantTx<'_>, cells: &[(Uuid, i32, Decimal, Decimal)]) -> AppResult<()> {
+    if cells.is_empty() {
+        return Ok(());
+    }
+    let rows = cells
+        .iter()
+        .map(|&(account, period, debit, credit)| {
+            Ok(account_period_balances::ActiveModel {
+                tenant_id: Set(tx.tenant().0),
+                account_id: Set(account),
+                period_id: Set(period),
+                debit: Set(money_to_db(debit)?),
+                credit: Set(money_to_db(credit)?),
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
     use account_period_balances::Column as C;
-    account_period_balances::Entity::insert(am)
-        .on_conflict(
-            OnConflict::columns([C::TenantId, C::AccountId, C::PeriodId])
-                .value(
-                    C::Debit,
-                    Expr::col((account_period_balances::Entity, C::Debit)).add(Expr::cust("excluded.debit")),
-                )
-                .value(
-                    C::Credit,
-                    Expr::col((account_period_balances::Entity, C::Credit)).add(Expr::cust("excluded.credit")),
-                )
-                .to_owned(),
-        )
-        .exec_without_returning(tx.conn())
-        .await?;
+    for chunk in rows.chunks(500) {
+        account_period_balances::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([C::TenantId, C::AccountId, C::PeriodId])
+                    .value(
+                        C::Debit,
+                        Expr::col((account_period_balances::Entity, C::Debit)).add(Expr::cust("excluded.debit")),
+                    )
+                    .value(
+                        C::Credit,
+                        Expr::col((account_period_balances::Entity, C::Credit)).add(Expr::cust("excluded.credit")),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(tx.conn())
+            .await?;
+    }
     Ok(())
 }
 

@@ -430,31 +430,44 @@ pub async fn get_item(tx: &TenantTx<'_>, id: Uuid) -> AppResult<Option<Item>> {
 
 /// Items and warehouses a posting relies on, read under `FOR SHARE` (PostgreSQL): a change of
 /// an item's method or a warehouse's negative-stock flag waits for the posting, and the posting
-/// waits for such a change, so neither decides on what the other is about to change.
-pub async fn share_lock_master_data(tx: &TenantTx<'_>, items: &[Uuid], warehouses: &[Uuid]) -> AppResult<()> {
+/// waits for such a change, so neither decides on what the other is about to change. Returns
+/// what it read, keyed by id.
+pub async fn share_lock_master_data(
+    tx: &TenantTx<'_>,
+    items: &[Uuid],
+    warehouses: &[Uuid],
+) -> AppResult<(HashMap<Uuid, Item>, HashMap<Uuid, Warehouse>)> {
     let mut items = items.to_vec();
     items.sort();
     items.dedup();
+    let mut locked_items = HashMap::new();
     for chunk in items.chunks(500) {
-        items::Entity::find()
+        let rows = items::Entity::find()
             .filter(items::Column::TenantId.eq(tx.tenant().0))
             .filter(items::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(items::Column::Id)
             .lock_shared()
             .all(tx.conn())
             .await?;
+        locked_items.extend(with_units(tx, rows).await?.into_iter().map(|i| (i.id, i)));
     }
     let mut whs = warehouses.to_vec();
     whs.sort();
     whs.dedup();
-    warehouses::Entity::find()
+    let locked_whs = warehouses::Entity::find()
         .filter(warehouses::Column::TenantId.eq(tx.tenant().0))
         .filter(warehouses::Column::Id.is_in(whs))
         .order_by_asc(warehouses::Column::Id)
         .lock_shared()
         .all(tx.conn())
-        .await?;
-    Ok(())
+        .await?
+        .into_iter()
+        .map(|m| {
+            let w = warehouse_from(m);
+            (w.id, w)
+        })
+        .collect();
+    Ok((locked_items, locked_whs))
 }
 
 pub async fn get_items(tx: &TenantTx<'_>, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Item>> {
@@ -1178,8 +1191,15 @@ pub async fn lock_levels(tx: &TenantTx<'_>, pairs: &[(Uuid, Uuid)]) -> AppResult
     if sorted.is_empty() {
         return Ok(HashMap::new());
     }
+    // Nearly always every level exists: one locking read. A pair's first movement creates its
+    // level (a concurrent creator waits on the insert), then the read runs again.
+    let out = select_levels_for_update(tx, &sorted).await?;
+    if out.len() == sorted.len() {
+        return Ok(out);
+    }
     let models: Vec<stock_levels::ActiveModel> = sorted
         .iter()
+        .filter(|p| !out.contains_key(p))
         .map(|(item, wh)| stock_levels::ActiveModel {
             tenant_id: Set(tx.tenant().0),
             item_id: Set(*item),
@@ -1197,8 +1217,21 @@ pub async fn lock_levels(tx: &TenantTx<'_>, pairs: &[(Uuid, Uuid)]) -> AppResult
             .exec_without_returning(tx.conn())
             .await?;
     }
-    // One statement; PostgreSQL takes the row locks in the ORDER BY order. Rows of other
-    // pairs in the same items and warehouses come along (usually none: one warehouse).
+    let out = select_levels_for_update(tx, &sorted).await?;
+    if out.len() != sorted.len() {
+        return Err(AppError::internal("stock level vanished"));
+    }
+    Ok(out)
+}
+
+/// The existing levels of sorted `pairs`, locked. One statement per 500 items; PostgreSQL takes
+/// the row locks in the ORDER BY order. Rows of other pairs in the same items and warehouses
+/// come along (usually none: one warehouse).
+async fn select_levels_for_update(
+    tx: &TenantTx<'_>,
+    sorted: &[(Uuid, Uuid)],
+) -> AppResult<HashMap<(Uuid, Uuid), Level>> {
+    use stock_levels::Column as C;
     let items: Vec<Uuid> = sorted.iter().map(|p| p.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let whs: Vec<Uuid> = sorted.iter().map(|p| p.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut out = HashMap::new();
@@ -1218,9 +1251,6 @@ pub async fn lock_levels(tx: &TenantTx<'_>, pairs: &[(Uuid, Uuid)]) -> AppResult
                 out.insert((l.item_id, l.warehouse_id), l);
             }
         }
-    }
-    if out.len() != sorted.len() {
-        return Err(AppError::internal("stock level vanished"));
     }
     Ok(out)
 }
