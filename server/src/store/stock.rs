@@ -1181,8 +1181,9 @@ fn level_from(m: stock_levels::Model) -> AppResult<Level> {
 }
 
 /// Locks (PostgreSQL: `FOR UPDATE`) the levels of the given item/warehouse pairs, creating
-/// missing ones at zero first. Pairs are taken in sorted order so concurrent documents touching
-/// the same pairs never wait on each other in a cycle.
+/// missing ones at zero. Pairs are taken in sorted order so concurrent documents touching the
+/// same existing pairs never wait on each other in a cycle; a pair's first movement inserts its
+/// level while holding the others, and the rare deadlock that can make is retried (40P01).
 pub async fn lock_levels(tx: &TenantTx<'_>, pairs: &[(Uuid, Uuid)]) -> AppResult<HashMap<(Uuid, Uuid), Level>> {
     use stock_levels::Column as C;
     let mut sorted = pairs.to_vec();
