@@ -711,17 +711,6 @@ pub(super) async fn flush_at_commit(tx: &TenantTx<'_>, work: AtCommit) -> AppRes
     add_to_balances(tx, &cells).await
 }
 
-/// Adds posted amounts to the account's balance for the period.
-pub async fn add_to_balance(
-    tx: &TenantTx<'_>,
-    account: Uuid,
-    period: i32,
-    debit: Decimal,
-    credit: Decimal,
-) -> AppResult<()> {
-    add_to_balances(tx, &[(account, period, debit, credit)]).await
-}
-
 /// Adds (account, period, debit, credit) cells to the balance table in one upsert. The cells
 /// must name each (account, period) once; their order is the order the rows are locked in.
 async fn add_to_balances(tx: &TenantTx<'_>, cells: &[(Uuid, i32, Decimal, Decimal)]) -> AppResult<()> {
