@@ -3,7 +3,8 @@
 //! Many clients run full cycles through the HTTP API: create a 5-line sales order, confirm it
 //! (credit check, stock check, reservations), deliver it (stock and cost of goods sold),
 //! invoice the delivery (receivable, revenue, output VAT) and receive the payment. Prints
-//! cycles per second and p50/p99 of each step.
+//! cycles per second, the CPU a cycle costs in this process and in a local PostgreSQL (from
+//! /proc on Linux), and p50/p99 of each step.
 //!
 //! `cargo bench -p meridian-server --bench order_to_cash` (env: BENCH_CYCLES, BENCH_CLIENTS,
 //! BENCH_ITEMS, BENCH_KEEP).
@@ -24,6 +25,43 @@ const STEPS: [&str; 5] = ["create order", "confirm", "deliver", "invoice", "rece
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// CPU time in clock ticks (USER_HZ, 100 per second on Linux) of each process whose name is
+/// `comm`, or of this process for `None`, read from /proc; empty where there is no /proc.
+fn cpu_ticks(comm: Option<&str>) -> std::collections::HashMap<u32, u64> {
+    let ticks = |stat: &str| -> Option<u64> {
+        // Fields after the command name: state is the first, utime the 12th, stime the 13th.
+        let f: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    };
+    let mut out = std::collections::HashMap::new();
+    let Some(comm) = comm else {
+        if let Some(t) = std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(ticks) {
+            out.insert(std::process::id(), t);
+        }
+        return out;
+    };
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == comm)
+            && let Some(t) = std::fs::read_to_string(entry.path().join("stat")).ok().as_deref().and_then(ticks)
+        {
+            out.insert(pid, t);
+        }
+    }
+    out
+}
+
+/// Milliseconds of CPU spent between two snapshots, per cycle. A process that ended in between
+/// is not counted; one that started counts from zero.
+fn cpu_ms_per_cycle(
+    before: &std::collections::HashMap<u32, u64>,
+    after: &std::collections::HashMap<u32, u64>,
+    cycles: u64,
+) -> f64 {
+    let ticks: u64 = after.iter().map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0))).sum();
+    ticks as f64 * 10.0 / cycles as f64
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -137,6 +175,7 @@ async fn bench(url: String) {
     let next = Arc::new(AtomicU64::new(0));
     let client = reqwest::Client::builder().pool_max_idle_per_host(clients as usize).build().unwrap();
     let items = Arc::new(items);
+    let (own_before, pg_before) = (cpu_ticks(None), cpu_ticks(Some("postgres")));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for k in 0..clients {
@@ -211,11 +250,30 @@ async fn bench(url: String) {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let (own, pg) = (
+        cpu_ms_per_cycle(&own_before, &cpu_ticks(None), cycles),
+        cpu_ms_per_cycle(&pg_before, &cpu_ticks(Some("postgres")), cycles),
+    );
     println!(
         "  {cycles} cycles in {secs:.1}s: {:.1} cycles/s ({:.0} requests/s)",
         cycles as f64 / secs,
         cycles as f64 * 5.0 / secs
     );
+    // What a cycle costs in CPU, whatever the waits: the figure that bounds cycles/s on this
+    // machine (cores × 1000 ms / CPU ms per cycle). PostgreSQL is counted, every database of the
+    // server, only when it runs on this machine.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if pg_before.is_empty() || own + pg <= 0.0 {
+        println!(
+            "  CPU per cycle: {own:.1} ms in this process (server and clients); PostgreSQL is not on this machine"
+        );
+    } else {
+        println!(
+            "  CPU per cycle: {own:.1} ms in this process (server and clients), {pg:.1} ms in PostgreSQL; \
+             {cores} cores bound the rate at {:.0} cycles/s",
+            cores as f64 * 1000.0 / (own + pg)
+        );
+    }
     for (name, h) in STEPS.iter().zip(all.iter()) {
         println!("  {name:<16} p50 {:>7.1} ms   p99 {:>7.1} ms", ms(h, 0.5), ms(h, 0.99));
     }
